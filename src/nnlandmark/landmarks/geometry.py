@@ -1,0 +1,88 @@
+"""Image grid geometry (size, spacing, origin, direction) and voxel-index <-> LPS-mm mapping via SimpleITK."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+
+@dataclass(frozen=True)
+class ImageGeometry:
+    """The physical grid of a 3D image, in SimpleITK conventions.
+
+    ``size`` and ``spacing`` are in ITK index order (i, j, k); ``direction`` is the row-major 3x3
+    direction-cosine matrix. The numpy array of such an image is indexed ``[k, j, i]``.
+    """
+
+    size: tuple[int, int, int]
+    spacing: tuple[float, float, float]
+    origin: tuple[float, float, float]
+    direction: tuple[float, ...]
+
+    @classmethod
+    def from_image(cls, image: sitk.Image) -> ImageGeometry:
+        """Geometry of an in-memory SimpleITK image."""
+        if image.GetDimension() != 3:
+            raise ValueError(f"expected a 3D image, got {image.GetDimension()}D")
+        return cls(
+            size=tuple(int(s) for s in image.GetSize()),
+            spacing=tuple(float(s) for s in image.GetSpacing()),
+            origin=tuple(float(o) for o in image.GetOrigin()),
+            direction=tuple(float(d) for d in image.GetDirection()),
+        )
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ImageGeometry:
+        """Geometry read from an image file's header only (no voxel data is loaded)."""
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(path))
+        try:
+            reader.ReadImageInformation()
+        except RuntimeError as err:
+            raise ValueError(f"cannot read image header of {path}: {err}".strip()) from err
+        if reader.GetDimension() != 3:
+            raise ValueError(f"expected a 3D image in {path}, got {reader.GetDimension()}D")
+        return cls(
+            size=tuple(int(s) for s in reader.GetSize()),
+            spacing=tuple(float(s) for s in reader.GetSpacing()),
+            origin=tuple(float(o) for o in reader.GetOrigin()),
+            direction=tuple(float(d) for d in reader.GetDirection()),
+        )
+
+    def reference_image(self) -> sitk.Image:
+        """A 1-voxel image carrying this geometry, for SimpleITK's point transforms."""
+        image = sitk.Image(1, 1, 1, sitk.sitkUInt8)
+        image.SetSpacing(self.spacing)
+        image.SetOrigin(self.origin)
+        image.SetDirection(self.direction)
+        return image
+
+    def index_to_world(self, indices: np.ndarray) -> np.ndarray:
+        """Continuous ITK indices (N, 3) in (i, j, k) order -> LPS mm points (N, 3)."""
+        ref = self.reference_image()
+        idx = np.asarray(indices, dtype=np.float64).reshape(-1, 3)
+        out = np.full(idx.shape, np.nan)
+        for n, row in enumerate(idx):
+            if np.all(np.isfinite(row)):
+                out[n] = ref.TransformContinuousIndexToPhysicalPoint([float(v) for v in row])
+        return out
+
+    def world_to_index(self, points: np.ndarray) -> np.ndarray:
+        """LPS mm points (N, 3) -> continuous ITK indices (N, 3) in (i, j, k) order; NaN rows stay NaN."""
+        ref = self.reference_image()
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        out = np.full(pts.shape, np.nan)
+        for n, row in enumerate(pts):
+            if np.all(np.isfinite(row)):
+                out[n] = ref.TransformPhysicalPointToContinuousIndex([float(v) for v in row])
+        return out
+
+    def contains_index(self, indices: np.ndarray, *, margin: float = 0.5) -> np.ndarray:
+        """Per row: is the continuous index inside the image's voxel extent (voxel centres +- ``margin``)?"""
+        idx = np.asarray(indices, dtype=np.float64).reshape(-1, 3)
+        upper = np.asarray(self.size, dtype=np.float64) - 1 + margin
+        with np.errstate(invalid="ignore"):
+            return np.all((idx >= -margin) & (idx <= upper), axis=1)
