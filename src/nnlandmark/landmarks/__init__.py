@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 from nnlandmark.landmarks.geometry import ImageGeometry
+from nnlandmark.landmarks.io import read_landmarks, read_voxel_landmarks, write_landmarks
 from nnlandmark.landmarks.landmark_set import LandmarkError, LandmarkSet
 
-__all__ = ["ImageGeometry", "LandmarkError", "LandmarkSet"]
+__all__ = [
+    "ImageGeometry",
+    "LandmarkError",
+    "LandmarkSet",
+    "read_landmarks",
+    "read_voxel_landmarks",
+    "write_landmarks",
+]

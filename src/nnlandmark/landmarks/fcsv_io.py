@@ -1,0 +1,116 @@
+"""3D Slicer Markups fiducial files (.fcsv, Slicer 4.x/5.x), RAS or LPS as their header says."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from io import StringIO
+
+import numpy as np
+
+from nnlandmark.landmarks.csv_io import check_name, parse_xyz
+from nnlandmark.landmarks.json_io import RAS_FLIP
+from nnlandmark.landmarks.landmark_set import LandmarkError, LandmarkSet
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = (
+    "id",
+    "x",
+    "y",
+    "z",
+    "ow",
+    "ox",
+    "oy",
+    "oz",
+    "vis",
+    "sel",
+    "lock",
+    "label",
+    "desc",
+    "associatedNodeID",
+)
+VERSION = "4.11"
+# Slicer wrote the coordinate system as a number (0 = RAS, 1 = LPS) before it wrote names.
+_SYSTEMS = {"0": "RAS", "RAS": "RAS", "1": "LPS", "LPS": "LPS"}
+_NEEDED = ("x", "y", "z", "label")
+
+
+def _header_value(line: str) -> tuple[str, str] | None:
+    """``("coordinatesystem", "0")`` for ``# CoordinateSystem = 0``; None for a comment without ``=``."""
+    key, equals, value = line.lstrip("#").partition("=")
+    return (key.strip().lower(), value.strip()) if equals else None
+
+
+def parse_fcsv(text: str, *, source: str = "<string>") -> LandmarkSet:
+    """A LandmarkSet (LPS mm) from .fcsv text; landmarks not listed in the file are not in the set."""
+    system: str | None = None
+    columns: list[str] = list(COLUMNS)
+    rows: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if not line.startswith("#"):
+            rows.append((number, line))
+            continue
+        header = _header_value(line)
+        if header is None:
+            continue
+        key, value = header
+        if key == "coordinatesystem":
+            system = _SYSTEMS.get(value.upper())
+            if system is None:
+                message = (
+                    f"{source}:{number}: unknown coordinate system {value!r} in {line.strip()!r}; "
+                    "expected 0 or RAS, 1 or LPS"
+                )
+                raise LandmarkError(message)
+        elif key == "columns":
+            columns = [name.strip() for name in value.split(",")]
+            missing = [name for name in _NEEDED if name not in columns]
+            if missing:
+                message = (
+                    f"{source}:{number}: '# columns' header lacks {', '.join(missing)}: {line.strip()!r}"
+                )
+                raise LandmarkError(message)
+    if system is None:
+        logger.warning("%s: no '# CoordinateSystem' header; assuming RAS (the Slicer 4 default)", source)
+        system = "RAS"
+
+    index = {name: i for i, name in enumerate(columns)}
+    needed = max(index[name] for name in _NEEDED) + 1
+    flip = RAS_FLIP if system == "RAS" else np.ones(3)
+    names: list[str] = []
+    points = np.zeros((len(rows), 3))
+    seen: dict[str, int] = {}
+    for i, (number, line) in enumerate(rows):
+        fields = next(csv.reader([line]))
+        # Slicer itself accepts rows that stop after the label; more fields than columns means a bad row.
+        if not needed <= len(fields) <= len(columns):
+            message = (
+                f"{source}:{number}: expected {len(columns)} comma-separated columns "
+                f"({','.join(columns)}), got {len(fields)}: {line!r}"
+            )
+            raise LandmarkError(message)
+        name = fields[index["label"]].strip()
+        check_name(name, seen, source=source, line=number)
+        names.append(name)
+        xyz = [fields[index[axis]].strip() for axis in "xyz"]
+        points[i] = parse_xyz(xyz, where=f"{source}:{number}") * flip
+    return LandmarkSet(tuple(names), points, np.ones(len(rows), dtype=bool))
+
+
+def format_fcsv(landmarks: LandmarkSet) -> str:
+    """.fcsv text in LPS for the present landmarks of ``landmarks`` (absent ones are left out)."""
+    buffer = StringIO()
+    buffer.write(f"# Markups fiducial file version = {VERSION}\n")
+    buffer.write("# CoordinateSystem = LPS\n")
+    buffer.write(f"# columns = {','.join(COLUMNS)}\n")
+    writer = csv.writer(buffer, lineterminator="\n")
+    for i, name in enumerate(landmarks.names):
+        if not landmarks.present[i]:
+            continue
+        xyz = [repr(float(v)) for v in landmarks.points[i]]
+        # Orientation 0,0,0,1 is Slicer's "no rotation"; visible, selected, unlocked.
+        writer.writerow([str(i + 1), *xyz, "0", "0", "0", "1", "1", "1", "0", name, "", ""])
+    return buffer.getvalue()
