@@ -1,0 +1,111 @@
+"""Figures of radial errors: per-landmark box plots and cumulative error curves (PNG or SVG)."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from nnlandmark.evaluation.errors import evaluated_mask
+from nnlandmark.evaluation.summary import DEFAULT_SDR_THRESHOLDS_MM, check_thresholds
+
+logger = logging.getLogger(__name__)
+
+_SUFFIXES = (".png", ".svg")
+_DPI = 150
+
+
+def _evaluated(errors: pd.DataFrame) -> pd.DataFrame:
+    """Rows with an error (reference and prediction both present); none at all is an error."""
+    table = errors.loc[evaluated_mask(errors)]
+    if table.empty:
+        raise ValueError(
+            f"no evaluated landmarks to plot: none of the {len(errors)} row(s) has both reference and "
+            "prediction present"
+        )
+    return table
+
+
+def _new_figure(path: Path, *, width: float, height: float) -> Figure:
+    if path.suffix.lower() not in _SUFFIXES:
+        raise ValueError(f"expected a figure path ending in {' or '.join(_SUFFIXES)}, got {path}")
+    # A bare Figure on an Agg canvas: no pyplot state, so nothing stays open and any backend is left alone.
+    figure = Figure(figsize=(width, height))
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure: Figure, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path, dpi=_DPI, format=path.suffix.lower().lstrip("."))
+    figure.clear()
+    logger.info("wrote %s", path)
+
+
+def plot_per_landmark_errors(errors: pd.DataFrame, path: Path) -> None:
+    """Box plot with individual points of the radial error per landmark; one colour per method."""
+    path = Path(path)
+    table = _evaluated(errors)
+    # From all rows, so a landmark never evaluated shows as an empty row rather than vanishing.
+    landmarks = list(dict.fromkeys(errors["landmark"]))
+    methods = list(dict.fromkeys(table["method"]))
+    hue = "method" if len(methods) > 1 else None
+    height = 1.5 + 0.35 * len(landmarks) * (1 + 0.3 * (len(methods) - 1))
+    figure = _new_figure(path, width=8.0, height=max(3.0, height))
+    ax = figure.add_subplot()
+    common = dict(data=table, x="error_mm", y="landmark", order=landmarks, orient="h", ax=ax)
+    if hue:
+        common.update(hue=hue, hue_order=methods)
+    with warnings.catch_warnings():
+        # seaborn 0.13.2 passes boxplot(vert=...), deprecated since matplotlib 3.11; not ours to fix.
+        warnings.filterwarnings("ignore", message=r"vert: bool was deprecated", category=DeprecationWarning)
+        sns.boxplot(**common, showfliers=False, width=0.7, **({} if hue else {"color": "lightsteelblue"}))
+    # Dark edges keep the points visible on boxes of their own colour.
+    sns.stripplot(**common, dodge=bool(hue), size=3, alpha=0.7, legend=False, linewidth=0.5,
+                  edgecolor="0.15", **({} if hue else {"color": "black"}))
+    ax.set_xlabel("Radial error (mm)")
+    ax.set_ylabel("Landmark")
+    ax.set_xlim(left=0)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(f"Radial error per landmark ({len(table)} evaluated)")
+    if hue:
+        ax.legend(title="Method", loc="best")
+    _save(figure, path)
+
+
+def plot_cumulative_errors(
+    errors: pd.DataFrame, path: Path, *, sdr_thresholds_mm: Sequence[float] = DEFAULT_SDR_THRESHOLDS_MM
+) -> None:
+    """Percentage of evaluated landmarks with radial error <= d, against d; SDR thresholds dotted."""
+    path = Path(path)
+    thresholds = check_thresholds(sdr_thresholds_mm)
+    table = _evaluated(errors)
+    figure = _new_figure(path, width=7.0, height=4.5)
+    ax = figure.add_subplot()
+    d_max = max(float(table["error_mm"].max()), max(thresholds, default=0.0)) * 1.05
+    for method, group in table.groupby("method", sort=False):
+        values = np.sort(group["error_mm"].to_numpy(dtype=np.float64))
+        percent = 100.0 * np.arange(1, values.size + 1) / values.size
+        # Steps from (0, 0) to the largest error, then flat to the right edge.
+        x = np.concatenate([[0.0], values, [d_max]])
+        y = np.concatenate([[0.0], percent, [100.0]])
+        ax.step(x, y, where="post", label=f"{method} (n = {values.size})")
+    for i, t in enumerate(thresholds):
+        ax.axvline(t, color="grey", linestyle=":", linewidth=1,
+                   label="SDR thresholds" if i == 0 else None)
+    ax.set_xlim(0, d_max)
+    ax.set_ylim(0, 101)
+    ax.set_xlabel("Radial error threshold d (mm)")
+    ax.set_ylabel("Evaluated landmarks with error ≤ d (%)")
+    ax.set_title("Cumulative radial error")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    _save(figure, path)
