@@ -1,0 +1,1 @@
+"""Conversion of landmark datasets into nnU-Net raw datasets (landmarks painted as label blobs)."""

@@ -1,0 +1,110 @@
+"""Write a landmark dataset as an nnU-Net raw dataset: images, blob labels, exact landmarks, splits."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+from tqdm import tqdm
+
+from nnlandmark.dataset_conversion.blobs import blob_radius_mm, paint_landmark_blobs
+from nnlandmark.dataset_conversion.source_case import SourceCase
+from nnlandmark.landmarks import ImageGeometry, write_landmarks
+
+log = logging.getLogger(__name__)
+
+FILE_ENDING = ".nii.gz"
+
+
+def dataset_folder_name(dataset_id: int, name: str) -> str:
+    """nnU-Net's folder name, e.g. ``Dataset990_Demo``."""
+    if not 1 <= dataset_id <= 999:
+        raise ValueError(f"nnU-Net dataset ids are 1..999, got {dataset_id}")
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"dataset name must be letters, digits and '_', got {name!r}")
+    return f"Dataset{dataset_id:03d}_{name}"
+
+
+def write_nnunet_raw_dataset(
+    cases: Sequence[SourceCase],
+    *,
+    raw_root: Path,
+    dataset_id: int,
+    name: str,
+    landmark_names: Sequence[str],
+    test_cases: Sequence[str],
+    channel_name: str,
+    blob_radius_vox: float = 2.0,
+    num_folds: int = 5,
+    split_seed: int = 12345,
+) -> Path:
+    """Convert ``cases`` into ``raw_root/DatasetNNN_Name`` and return that folder.
+
+    Written into a temporary sibling folder and renamed at the end, so an interrupted conversion never
+    leaves a folder that looks complete.
+    """
+    names = tuple(landmark_names)
+    by_id = {c.case_id: c for c in cases}
+    unknown = sorted(set(test_cases) - set(by_id))
+    if unknown:
+        raise ValueError(f"test_cases not in the dataset: {', '.join(unknown)}")
+    train_ids = sorted(c for c in by_id if c not in set(test_cases))
+    test_ids = sorted(test_cases)
+    if len(train_ids) < num_folds:
+        raise ValueError(f"{num_folds}-fold cross-validation needs >= {num_folds} training cases, got {len(train_ids)}")
+
+    final = Path(raw_root) / dataset_folder_name(dataset_id, name)
+    tmp = final.with_name(final.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for sub in ("imagesTr", "labelsTr", "imagesTs", "landmarksTr", "landmarksTs"):
+        (tmp / sub).mkdir(parents=True)
+
+    geometries = {cid: ImageGeometry.from_file(by_id[cid].image) for cid in by_id}
+    median_spacing = tuple(np.median([g.spacing for g in geometries.values()], axis=0))
+    radius_mm = blob_radius_mm(median_spacing, radius_vox=blob_radius_vox)
+    log.info("painting landmark blobs of radius %.2f mm (%.1f voxels at the median spacing)", radius_mm, blob_radius_vox)
+
+    for cid in tqdm(train_ids + test_ids, desc=f"converting {final.name}", unit="case"):
+        case = by_id[cid]
+        landmarks = case.landmarks.reorder(names)
+        split = "Tr" if cid in train_ids else "Ts"
+        image = sitk.Cast(sitk.ReadImage(str(case.image)), sitk.sitkFloat32)
+        sitk.WriteImage(image, str(tmp / f"images{split}" / f"{cid}_0000{FILE_ENDING}"), useCompression=True)
+        write_landmarks(tmp / f"landmarks{split}" / f"{cid}.json", landmarks)
+        for rater, rater_set in case.raters.items():
+            write_landmarks(tmp / "raters" / rater / f"{cid}.json", rater_set.reorder(names))
+        if split == "Tr":
+            labels = sitk.GetImageFromArray(paint_landmark_blobs(geometries[cid], landmarks, radius_mm=radius_mm))
+            labels.CopyInformation(image)
+            sitk.WriteImage(labels, str(tmp / "labelsTr" / f"{cid}{FILE_ENDING}"), useCompression=True)
+
+    dataset_json = {
+        "channel_names": {"0": channel_name},
+        "labels": {"background": 0, **{n: i for i, n in enumerate(names, start=1)}},
+        "numTraining": len(train_ids),
+        "file_ending": FILE_ENDING,
+        "name": name,
+        "landmarks": list(names),
+        "test_cases": test_ids,
+        "blob_radius_mm": radius_mm,
+        "description": "landmarks painted as label blobs; exact LPS mm positions in landmarksTr/ and landmarksTs/",
+    }
+    (tmp / "dataset.json").write_text(json.dumps(dataset_json, indent=2))
+    (tmp / "splits_final.json").write_text(json.dumps(crossval_splits(train_ids, num_folds, split_seed), indent=2))
+
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    log.info("wrote %s: %d training and %d test cases", final, len(train_ids), len(test_ids))
+    return final
+
+
+def crossval_splits(train_ids: Sequence[str], num_folds: int, seed: int) -> list[dict[str, list[str]]]:
+    """nnU-Net's own seeded k-fold split of the training cases."""
+    from nnunetv2.utilities.crossval_split import generate_crossval_split
+
+    return generate_crossval_split(sorted(train_ids), seed=seed, n_splits=num_folds)

@@ -1,0 +1,1 @@
+"""nnU-Net's fingerprint, planning and preprocessing stages, with our plan overrides."""

@@ -1,0 +1,126 @@
+"""nnU-Net's own fingerprint, planning and preprocessing stages, run on a landmark dataset."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+PLANNERS = {
+    "ExperimentPlanner": (
+        "nnunetv2.experiment_planning.experiment_planners.default_experiment_planner",
+        "ExperimentPlanner",
+    ),
+    "nnUNetPlannerResEncM": (
+        "nnunetv2.experiment_planning.experiment_planners.residual_unets.residual_encoder_unet_planners",
+        "nnUNetPlannerResEncM",
+    ),
+    "nnUNetPlannerResEncL": (
+        "nnunetv2.experiment_planning.experiment_planners.residual_unets.residual_encoder_unet_planners",
+        "nnUNetPlannerResEncL",
+    ),
+}
+
+
+def use_nnunet_folders(root: Path | str) -> dict[str, str]:
+    """Point nnU-Net's three folder variables at ``root/nnUNet_{raw,preprocessed,results}``."""
+    root = Path(root).resolve()
+    folders = {
+        "nnUNet_raw": str(root / "nnUNet_raw"),
+        "nnUNet_preprocessed": str(root / "nnUNet_preprocessed"),
+        "nnUNet_results": str(root / "nnUNet_results"),
+    }
+    for key, value in folders.items():
+        Path(value).mkdir(parents=True, exist_ok=True)
+        os.environ[key] = value
+    return folders
+
+
+def extract_fingerprint(dataset_id: int, *, num_processes: int) -> Path:
+    """Run nnU-Net's dataset fingerprint extraction (with its dataset-integrity check)."""
+    from nnunetv2.experiment_planning.plan_and_preprocess_api import extract_fingerprint_dataset
+    from nnunetv2.utilities.dataset_name_id_conversion import convert_id_to_dataset_name
+
+    extract_fingerprint_dataset(dataset_id, num_processes=num_processes, check_dataset_integrity=True, clean=True)
+    name = convert_id_to_dataset_name(dataset_id)
+    return Path(os.environ["nnUNet_preprocessed"]) / name / "dataset_fingerprint.json"
+
+
+def plan_experiment(
+    dataset_id: int,
+    *,
+    planner: str,
+    configuration: str,
+    overrides: Mapping[str, Any] | None = None,
+    gpu_memory_target_gb: float | None = None,
+) -> Path:
+    """Run nnU-Net's planner, then apply our overrides (network width, batch size) to ``configuration``."""
+    import importlib
+
+    from nnunetv2.experiment_planning.plan_and_preprocess_api import plan_experiment_dataset
+    from nnunetv2.utilities.dataset_name_id_conversion import convert_id_to_dataset_name
+
+    if planner not in PLANNERS:
+        raise ValueError(f"nnunet.planner must be one of {', '.join(PLANNERS)}; got {planner!r}")
+    module, cls = PLANNERS[planner]
+    planner_class = getattr(importlib.import_module(module), cls)
+    _, plans_name = plan_experiment_dataset(dataset_id, planner_class, gpu_memory_target_in_gb=gpu_memory_target_gb)
+    plans_file = Path(os.environ["nnUNet_preprocessed"]) / convert_id_to_dataset_name(dataset_id) / f"{plans_name}.json"
+    plans = json.loads(plans_file.read_text())
+    if configuration not in plans["configurations"]:
+        raise ValueError(
+            f"nnU-Net planned no {configuration!r} configuration for dataset {dataset_id} "
+            f"(planned: {', '.join(plans['configurations'])}); set nnunet.configuration to one of those"
+        )
+    apply_plan_overrides(plans, configuration, overrides or {})
+    plans_file.write_text(json.dumps(plans, indent=2))
+    return plans_file
+
+
+def apply_plan_overrides(plans: dict[str, Any], configuration: str, overrides: Mapping[str, Any]) -> None:
+    """Narrower networks or smaller batches for CPU budgets; ``None`` keeps nnU-Net's planned value.
+
+    ``base_features``/``max_features`` set features_per_stage[i] = min(base * 2**i, max).
+    """
+    conf = plans["configurations"][configuration]
+    known = {"base_features", "max_features", "batch_size", "patch_size"}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown nnunet.plan_overrides keys: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    kwargs = conf["architecture"]["arch_kwargs"]
+    planned = [int(f) for f in kwargs["features_per_stage"]]
+    base = int(overrides.get("base_features") or planned[0])
+    cap = int(overrides.get("max_features") or max(planned))
+    kwargs["features_per_stage"] = [min(base * 2**i, cap) for i in range(len(planned))]
+    if overrides.get("batch_size") is not None:
+        conf["batch_size"] = int(overrides["batch_size"])
+    if overrides.get("patch_size") is not None:
+        conf["patch_size"] = [int(p) for p in overrides["patch_size"]]
+    log.info("plans for %s after overrides: patch %s, batch %s, features %s", configuration, conf["patch_size"],
+             conf["batch_size"], kwargs["features_per_stage"])
+
+
+def preprocess(dataset_id: int, *, configuration: str, plans_name: str, num_processes: int) -> Path:
+    """Run nnU-Net's preprocessing for one configuration and install our cross-validation splits."""
+    from nnunetv2.experiment_planning.plan_and_preprocess_api import preprocess_dataset
+    from nnunetv2.utilities.dataset_name_id_conversion import convert_id_to_dataset_name
+
+    preprocess_dataset(dataset_id, plans_name, configurations=[configuration], num_processes=[num_processes])
+    name = convert_id_to_dataset_name(dataset_id)
+    preprocessed = Path(os.environ["nnUNet_preprocessed"]) / name
+    shutil.copyfile(Path(os.environ["nnUNet_raw"]) / name / "splits_final.json", preprocessed / "splits_final.json")
+    return preprocessed
+
+
+def configure_nnunet_runtime(*, processes: int, data_workers: int | None = None, compile_network: bool = False) -> None:
+    """nnU-Net's process/thread settings; call before the first ``nnunetv2`` import of a process."""
+    os.environ["nnUNet_def_n_proc"] = str(max(1, int(processes)))
+    os.environ["nnUNet_compile"] = "true" if compile_network else "false"
+    if data_workers is not None:
+        os.environ["nnUNet_n_proc_DA"] = str(int(data_workers))

@@ -1,0 +1,129 @@
+"""Landmark prediction through nnU-Net's sliding-window predictor, with fold ensembling and decoding."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
+from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
+
+from nnlandmark.inference.coordinates import preprocessed_to_world
+from nnlandmark.inference.decode import Activation, decode_heatmaps
+from nnlandmark.landmarks import LandmarkSet
+
+log = logging.getLogger(__name__)
+
+MODEL_INFO = "nnlandmark.json"
+
+
+@dataclass
+class LandmarkPredictor:
+    """An initialised nnU-Net predictor plus what is needed to turn its logits into landmarks."""
+
+    predictor: nnUNetPredictor
+    names: tuple[str, ...]
+    activation: Activation
+    absent_below: float = 0.0
+
+    @property
+    def plans_manager(self) -> PlansManager:
+        return self.predictor.plans_manager
+
+    @property
+    def configuration_manager(self) -> ConfigurationManager:
+        return self.predictor.configuration_manager
+
+    def predict_preprocessed(self, data: torch.Tensor, properties: dict[str, Any]) -> LandmarkSet:
+        """Landmarks (LPS mm) of one preprocessed case; the logits of all loaded folds are averaged."""
+        if self.predictor.list_of_parameters:
+            logits = self.predictor.predict_logits_from_preprocessed_data(data)
+        else:
+            logits = self.predictor.predict_sliding_window_return_logits(data).cpu()
+        positions, confidence = decode_heatmaps(logits, activation=self.activation)
+        world = preprocessed_to_world(
+            positions,
+            preprocessed_shape=tuple(logits.shape[1:]),
+            properties=properties,
+            transpose_forward=self.plans_manager.transpose_forward,
+        )
+        present = confidence >= self.absent_below
+        return LandmarkSet(self.names, world, present, confidence)
+
+    def predict_image(self, image_file: Path) -> LandmarkSet:
+        """Preprocess one image file the way training data was, then predict its landmarks."""
+        preprocessor = self.configuration_manager.preprocessor_class(verbose=False)
+        data, _, properties = preprocessor.run_case(
+            [str(image_file)], None, self.plans_manager, self.configuration_manager, self.predictor.dataset_json
+        )
+        return self.predict_preprocessed(torch.from_numpy(np.ascontiguousarray(data)), properties)
+
+
+def make_nnunet_predictor(*, device: torch.device, tile_step_size: float = 0.5) -> nnUNetPredictor:
+    """nnU-Net's predictor without mirroring (it would swap left/right landmarks)."""
+    return nnUNetPredictor(
+        tile_step_size=tile_step_size,
+        use_gaussian=True,
+        use_mirroring=False,
+        perform_everything_on_device=device.type == "cuda",
+        device=device,
+        verbose=False,
+        allow_tqdm=False,
+    )
+
+
+def load_model(
+    model_dir: Path,
+    *,
+    folds: Sequence[int],
+    checkpoint: str = "checkpoint_final.pth",
+    device: torch.device,
+    tile_step_size: float = 0.5,
+) -> LandmarkPredictor:
+    """Load a trained model folder (``nnLandmarkTrainer__<plans>__<configuration>``) for ensembled prediction.
+
+    Built directly from the folder's files: nnU-Net's trainer lookup by name is not used.
+    """
+    from nnlandmark.training.trainer import nnLandmarkTrainer
+
+    model_dir = Path(model_dir)
+    info_file = model_dir / MODEL_INFO
+    for required in (info_file, model_dir / "plans.json", model_dir / "dataset.json"):
+        if not required.is_file():
+            raise FileNotFoundError(f"{required} is missing: is {model_dir} an nnLandmark model folder?")
+    info = json.loads(info_file.read_text())
+    plans_manager = PlansManager(json.loads((model_dir / "plans.json").read_text()))
+    dataset_json = json.loads((model_dir / "dataset.json").read_text())
+    configuration_manager = plans_manager.get_configuration(info["configuration"])
+    parameters = []
+    for fold in folds:
+        path = model_dir / f"fold_{fold}" / checkpoint
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: train fold {fold} first or choose other folds")
+        parameters.append(torch.load(path, map_location="cpu", weights_only=False)["network_weights"])
+    names = tuple(info["landmarks"])
+    network = nnLandmarkTrainer.build_network_architecture(
+        plans_manager, configuration_manager, len(dataset_json["channel_names"]), len(names) + 1, False
+    ).to(device)
+    predictor = make_nnunet_predictor(device=device, tile_step_size=tile_step_size)
+    predictor.manual_initialization(network, plans_manager, configuration_manager, parameters, dataset_json,
+                                    "nnLandmarkTrainer", None)
+    log.info("loaded %s, folds %s (%s)", model_dir, list(folds), checkpoint)
+    return LandmarkPredictor(predictor, names, info["activation"], float(info.get("absent_below", 0.0)))
+
+
+def write_model_info(model_dir: Path, *, landmarks: Sequence[str], configuration: str, activation: Activation,
+                     recipe: dict[str, Any]) -> None:
+    """What prediction needs beyond nnU-Net's plans and dataset.json."""
+    info = {"landmarks": list(landmarks), "configuration": configuration, "activation": activation,
+            "absent_below": 0.0, "recipe": recipe}
+    path = Path(model_dir) / MODEL_INFO
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(info, indent=2))
+    tmp.replace(path)

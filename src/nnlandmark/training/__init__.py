@@ -1,0 +1,1 @@
+"""Heatmap training: targets, losses, the nnU-Net trainer subclass and fold runner."""

@@ -1,0 +1,73 @@
+"""Train one cross-validation fold, resuming from its latest checkpoint when one exists."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nnlandmark.inference.landmark_predictor import write_model_info
+from nnlandmark.training.recipe import TrainingRecipe
+
+log = logging.getLogger(__name__)
+
+TRAINER_NAME = "nnLandmarkTrainer"
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an error, not a silent CPU run."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("train.device is 'cuda' but torch sees no GPU; set train.device to 'auto' or 'cpu'")
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"train.device must be auto, cpu or cuda; got {device!r}")
+    return torch.device(device)
+
+
+def model_folder(dataset_name: str, *, plans_name: str, configuration: str) -> Path:
+    """nnU-Net's results folder of our trainer for a dataset."""
+    return Path(os.environ["nnUNet_results"]) / dataset_name / f"{TRAINER_NAME}__{plans_name}__{configuration}"
+
+
+def train_fold(
+    dataset_name: str,
+    *,
+    fold: int,
+    configuration: str,
+    plans_name: str,
+    recipe: TrainingRecipe,
+    device: torch.device,
+    seed: int = 0,
+) -> Path:
+    """Train (or resume, or just re-validate) ``fold`` and return its output folder."""
+    from nnlandmark.training.trainer import nnLandmarkTrainer
+
+    preprocessed = Path(os.environ["nnUNet_preprocessed"]) / dataset_name
+    plans = json.loads((preprocessed / f"{plans_name}.json").read_text())
+    dataset_json = json.loads((preprocessed / "dataset.json").read_text())
+    fold_dir = model_folder(dataset_name, plans_name=plans_name, configuration=configuration) / f"fold_{fold}"
+    final, latest = fold_dir / "checkpoint_final.pth", fold_dir / "checkpoint_latest.pth"
+    resume_from = final if final.is_file() else latest if latest.is_file() else None
+    plans["continue_training"] = resume_from is not None
+
+    random.seed(seed + fold)
+    np.random.seed(seed + fold)
+    torch.manual_seed(seed + fold)
+    trainer = nnLandmarkTrainer(plans, configuration, fold, dataset_json, device)
+    trainer.use_recipe(recipe)
+    write_model_info(Path(trainer.output_folder_base), landmarks=dataset_json["landmarks"],
+                     configuration=configuration, activation=recipe.heatmap.activation, recipe=recipe.to_dict())
+    if resume_from is not None:
+        log.info("fold %d: resuming from %s", fold, resume_from)
+        trainer.load_checkpoint(str(resume_from))
+    if resume_from != final:
+        trainer.run_training()
+    if not (fold_dir / "validation" / "summary.json").is_file():
+        trainer.perform_actual_validation()
+    return fold_dir

@@ -1,0 +1,122 @@
+"""nnLandmarkTrainer: nnU-Net's trainer, extended to heatmap regression of landmarks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from nnunetv2.training.lr_scheduler.polylr import PolyLRScheduler
+from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+from nnunetv2.utilities.collate_outputs import collate_outputs
+
+from nnlandmark.training.losses import HeatmapLoss
+from nnlandmark.training.recipe import TrainingRecipe
+from nnlandmark.training.targets import blob_centroids
+
+
+class nnLandmarkTrainer(nnUNetTrainer):  # noqa: N801 - nnU-Net names trainers in this style
+    """One output channel per landmark (plus nnU-Net's unused channel 0), no deep supervision, no mirroring.
+
+    Call :meth:`use_recipe` before ``initialize()``. Per-epoch validation logs a higher-is-better
+    landmark score, 1 / (1 + MRE in mm), as ``mean_fg_dice`` so ``checkpoint_best`` follows localisation.
+    """
+
+    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
+                 device: torch.device = torch.device("cuda")) -> None:
+        super().__init__(plans, configuration, fold, dataset_json, device)
+        self.enable_deep_supervision = False
+        self.recipe = TrainingRecipe()
+        self.num_landmarks = len(self.label_manager.foreground_labels)
+
+    def use_recipe(self, recipe: TrainingRecipe) -> None:
+        """Apply the training recipe (budget, optimiser, loss); must come before ``initialize()``."""
+        if self.was_initialized:
+            raise RuntimeError("use_recipe() must be called before initialize()")
+        self.recipe = recipe
+        self.num_epochs = recipe.epochs
+        self.num_iterations_per_epoch = recipe.iterations_per_epoch
+        self.num_val_iterations_per_epoch = recipe.val_iterations_per_epoch
+        self.initial_lr = recipe.learning_rate
+        self.weight_decay = recipe.weight_decay
+        self.save_every = recipe.save_every
+        self.oversample_foreground_percent = recipe.oversample_foreground_percent
+
+    # --- what is trained -------------------------------------------------------------------------
+    def _build_loss(self) -> HeatmapLoss:
+        return HeatmapLoss(self.recipe.heatmap)
+
+    def configure_optimizers(self):  # noqa: ANN201 - nnU-Net's signature
+        params = self.network.parameters()
+        if self.recipe.optimizer == "adam":
+            optimizer = torch.optim.Adam(params, self.initial_lr, weight_decay=self.weight_decay)
+        else:
+            optimizer = torch.optim.SGD(params, self.initial_lr, weight_decay=self.weight_decay, momentum=0.99,
+                                        nesterov=True)
+        return optimizer, PolyLRScheduler(optimizer, self.initial_lr, self.num_epochs)
+
+    def configure_rotation_dummyDA_mirroring_and_inital_patch_size(self):  # noqa: ANN201, N802
+        rotation, dummy_2d, initial_patch_size, _ = super().configure_rotation_dummyDA_mirroring_and_inital_patch_size()
+        # mirroring would swap left/right landmarks without swapping their channels
+        self.inference_allowed_mirroring_axes = None
+        if not self.recipe.augmentation:
+            initial_patch_size = list(self.configuration_manager.patch_size)
+        return rotation, dummy_2d, initial_patch_size, None
+
+    def get_training_transforms(self, patch_size, rotation_for_DA, deep_supervision_scales, mirror_axes,  # noqa: ANN001, ANN201, N803
+                                do_dummy_2d_data_aug, **kwargs):
+        if not self.recipe.augmentation:
+            return self.get_validation_transforms(deep_supervision_scales, **{
+                k: kwargs[k] for k in ("is_cascaded", "foreground_labels", "regions", "ignore_label") if k in kwargs})
+        return super().get_training_transforms(patch_size, rotation_for_DA, deep_supervision_scales, None,
+                                               do_dummy_2d_data_aug, **kwargs)
+
+    # --- per-epoch validation on patches ---------------------------------------------------------
+    def validation_step(self, batch: dict) -> dict:
+        data = batch["data"].to(self.device, non_blocking=True)
+        target = batch["target"].to(self.device, non_blocking=True)
+        output = self.network(data)
+        loss = self.loss(output, target)
+        errors, seen = patch_errors_mm(output, target, self.num_landmarks, self.configuration_manager.spacing)
+        return {"loss": loss.detach().cpu().numpy(), "error_sum": errors, "seen": seen}
+
+    def on_validation_epoch_end(self, val_outputs: list[dict]) -> None:
+        outputs = collate_outputs(val_outputs)
+        error_sum = np.sum(outputs["error_sum"], 0)
+        seen = np.sum(outputs["seen"], 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_landmark_mm = np.where(seen > 0, error_sum / np.maximum(seen, 1), np.nan)
+        mre = float(error_sum.sum() / seen.sum()) if seen.sum() else float("nan")
+        per_landmark_score = [float(1.0 / (1.0 + e)) if np.isfinite(e) else float("nan") for e in per_landmark_mm]
+        score = 1.0 / (1.0 + mre) if np.isfinite(mre) else 0.0
+        self.logger.log("mean_fg_dice", score, self.current_epoch)
+        self.logger.log("dice_per_class_or_region", per_landmark_score, self.current_epoch)
+        self.logger.log("val_losses", float(np.mean(outputs["loss"])), self.current_epoch)
+        self.print_to_log_file(f"validation patches: MRE {mre:.2f} mm over {int(seen.sum())} landmarks "
+                               f"(score 1/(1+MRE) = {score:.4f})")
+
+    # --- final validation on whole cases ---------------------------------------------------------
+    def perform_actual_validation(self, save_probabilities: bool = False) -> None:
+        from nnlandmark.training.validation import validate_fold
+
+        self.network.eval()
+        summary = validate_fold(self)
+        Path(self.output_folder, "validation").mkdir(parents=True, exist_ok=True)
+        Path(self.output_folder, "validation", "summary.json").write_text(json.dumps(summary, indent=2))
+        self.print_to_log_file(f"Validation on {summary['n_cases']} whole cases: MRE {summary['mre_mm']:.2f} mm")
+
+
+def patch_errors_mm(output: torch.Tensor, labels: torch.Tensor, num_landmarks: int,
+                    spacing: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-landmark sum of argmax errors (mm) and counts over the landmarks wholly inside the patches."""
+    centroids = blob_centroids(labels, num_landmarks)
+    logits = output[:, 1:].float()
+    spatial = logits.shape[2:]
+    flat = logits.flatten(2).argmax(-1)
+    peaks = torch.stack(torch.unravel_index(flat, spatial), dim=-1).float()
+    scale = torch.as_tensor(spacing, dtype=torch.float32, device=logits.device)
+    errors = torch.linalg.norm((peaks - centroids.centres) * scale, dim=-1)
+    valid = centroids.reliable
+    error_sum = torch.where(valid, errors, torch.zeros_like(errors)).sum(0)
+    return error_sum.cpu().numpy(), valid.sum(0).cpu().numpy()
