@@ -77,6 +77,7 @@ def write_nnunet_raw_dataset(
         sitk.WriteImage(image, str(tmp / f"images{split}" / f"{cid}_0000{FILE_ENDING}"), useCompression=True)
         write_landmarks(tmp / f"landmarks{split}" / f"{cid}.json", landmarks)
         for rater, rater_set in case.raters.items():
+            (tmp / "raters" / rater).mkdir(parents=True, exist_ok=True)
             write_landmarks(tmp / "raters" / rater / f"{cid}.json", rater_set.reorder(names))
         if split == "Tr":
             labels = sitk.GetImageFromArray(paint_landmark_blobs(geometries[cid], landmarks, radius_mm=radius_mm))

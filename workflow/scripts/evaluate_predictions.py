@@ -1,0 +1,34 @@
+"""Rule evaluate_predictions: radial errors per case and landmark, summary and per-landmark tables."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from nnlandmark.script_logging import log_to_file
+
+
+def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
+    log_to_file(smk.log[0])
+    from nnlandmark.evaluation import collect_errors, per_landmark, summarize
+    from nnlandmark.landmarks import read_landmarks
+
+    manifest = json.loads(Path(smk.input.manifest).read_text())
+    raw = Path(smk.params.root) / "nnUNet_raw" / manifest["nnunet_name"]
+    names = manifest["landmarks"]
+    references = {c: read_landmarks(raw / "landmarksTs" / f"{c}.json").reorder(names) for c in manifest["test_cases"]}
+    tables = []
+    for method, folder in (("model", smk.input.model), ("baseline", smk.input.baseline)):
+        predictions = {c: read_landmarks(Path(folder) / f"{c}.json") for c in manifest["test_cases"]}
+        tables.append(collect_errors(references, predictions, method=method))
+    errors = pd.concat(tables, ignore_index=True)
+    thresholds = [float(t) for t in smk.params.sdr_thresholds_mm]
+    summary = summarize(errors, sdr_thresholds_mm=thresholds)
+    errors.to_csv(smk.output.errors, index=False)
+    summary.to_csv(smk.output.summary, index=False)
+    per_landmark(errors).to_csv(smk.output.per_landmark, index=False)
+    print(summary.to_string(index=False))
+
+
+if __name__ == "__main__":  # nnU-Net's worker processes re-import this module: run only in the main process
+    main(snakemake)  # noqa: F821 - injected by Snakemake

@@ -1,0 +1,24 @@
+"""Rule generate_demo: write the deterministic synthetic demo dataset."""
+
+from pathlib import Path
+
+from nnlandmark.script_logging import log_to_file
+
+
+def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
+    log_to_file(smk.log[0])
+    from nnlandmark.datasets.demo import generate_demo_dataset
+
+    block = smk.params.block
+    generate_demo_dataset(
+        Path(smk.params.root),
+        n_train=int(block["n_train"]),
+        n_test=int(block["n_test"]),
+        seed=int(block["seed"]),
+        shape=tuple(int(s) for s in block["shape"]),
+        n_absent=int(block["n_absent"]),
+    )
+
+
+if __name__ == "__main__":  # nnU-Net's worker processes re-import this module: run only in the main process
+    main(snakemake)  # noqa: F821 - injected by Snakemake

@@ -1,0 +1,37 @@
+"""Rule predict_test: ensembled prediction of the held-out test cases."""
+
+import json
+from pathlib import Path
+
+from nnlandmark.script_logging import log_to_file
+
+
+def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
+    log_to_file(smk.log[0])
+    from nnlandmark.experiment_planning.stages import configure_nnunet_runtime, use_nnunet_folders
+
+    configure_nnunet_runtime(processes=smk.threads)
+    folders = use_nnunet_folders(smk.params.root)
+
+    import torch
+
+    from nnlandmark.inference.landmark_predictor import load_model
+    from nnlandmark.inference.predict_folder import images_in_folder, predict_images
+    from nnlandmark.training.run_fold import resolve_device
+
+    torch.set_num_threads(smk.threads)
+    predict = smk.params.predict
+    manifest = json.loads(Path(smk.input.manifest).read_text())
+    predictor = load_model(
+        Path(smk.params.model_dir),
+        folds=smk.params.folds,
+        checkpoint=predict["checkpoint"],
+        device=resolve_device(smk.params.device),
+        tile_step_size=float(predict["tile_step_size"]),
+    )
+    images = images_in_folder(Path(folders["nnUNet_raw"]) / manifest["nnunet_name"] / "imagesTs")
+    predict_images(predictor, images, Path(smk.output.predictions))
+
+
+if __name__ == "__main__":  # nnU-Net's worker processes re-import this module: run only in the main process
+    main(snakemake)  # noqa: F821 - injected by Snakemake

@@ -1,0 +1,40 @@
+"""Rule train_fold: train (or resume) one fold of the heatmap model."""
+
+import json
+import shutil
+from pathlib import Path
+
+from nnlandmark.script_logging import log_to_file
+
+
+def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
+    log_to_file(smk.log[0])
+    from nnlandmark.experiment_planning.stages import configure_nnunet_runtime, use_nnunet_folders
+
+    train = smk.params.train
+    nnunet = smk.params.nnunet
+    configure_nnunet_runtime(processes=smk.threads, data_workers=train.get("data_workers"))
+    use_nnunet_folders(smk.params.root)
+
+    import torch
+
+    from nnlandmark.training.recipe import TrainingRecipe
+    from nnlandmark.training.run_fold import resolve_device, train_fold
+
+    torch.set_num_threads(smk.threads)
+    manifest = json.loads(Path(smk.params.manifest).read_text())
+    fold = int(smk.wildcards.fold)
+    fold_dir = train_fold(
+        manifest["nnunet_name"],
+        fold=fold,
+        configuration=nnunet["configuration"],
+        plans_name=nnunet["plans_name"],
+        recipe=TrainingRecipe.from_config(train),
+        device=resolve_device(train["device"]),
+        seed=int(train.get("seed", 0)),
+    )
+    shutil.copyfile(fold_dir / "validation" / "summary.json", smk.output.done)
+
+
+if __name__ == "__main__":  # nnU-Net's worker processes re-import this module: run only in the main process
+    main(snakemake)  # noqa: F821 - injected by Snakemake
