@@ -1,11 +1,13 @@
 # nnLandmark: 3D anatomical landmark detection with nnU-Net heatmap regression, as one reproducible DAG.
 # Run the demo: snakemake --cores all --resources gpu=1   (see README.md)
+import os
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

@@ -1,4 +1,4 @@
-# Helpers shared by all rule files: dataset look-ups, nnU-Net folder names, the final targets.
+# Helpers shared by the stage files (dataset look-ups, nnU-Net folder names, final targets).
 import json
 from pathlib import Path
 
@@ -30,6 +30,14 @@ def model_dir(dataset):
 
 def fold_sentinels(wildcards):
     return expand(f"{RESULTS}/{wildcards.dataset}/nnunet/training/fold_{{fold}}.json", fold=config["train"]["folds"])
+
+
+def source_inputs(wildcards):
+    """What conversion reads: the generated demo's manifest, or nothing Snakemake tracks (user folders)."""
+    block = dataset_config(wildcards.dataset)
+    if block["format"] == "demo":
+        return {"manifest": f"{RESULTS}/{wildcards.dataset}/source/dataset.json"}
+    return {}
 
 
 def all_targets():

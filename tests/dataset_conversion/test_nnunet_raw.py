@@ -1,0 +1,82 @@
+"""Folder dataset -> nnU-Net raw dataset: layout, labels, exact landmarks, splits, clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from nnlandmark.dataset_conversion.nnunet_raw import write_nnunet_raw_dataset
+from nnlandmark.datasets.folder import load_folder_dataset
+from nnlandmark.landmarks import ImageGeometry, LandmarkError, LandmarkSet, read_landmarks, write_landmarks
+from tests.conftest import write_case
+
+NAMES = ("nasion", "sella", "left_eye", "right_eye")
+
+
+def make_folder_dataset(root: Path, geometry: ImageGeometry, n_cases: int = 7) -> None:
+    rng = np.random.default_rng(3)
+    for n in range(n_cases):
+        index = np.array([[6, 6, 4], [21, 6, 5], [6, 19, 12], [21, 19, 12]]) + rng.uniform(-1, 1, size=(4, 3))
+        present = np.array([True, True, True, n != 2])
+        landmarks = LandmarkSet(NAMES, geometry.index_to_world(index), present)
+        write_case(root, f"case{n}", geometry, landmarks, seed=n)
+        (root / "landmarks").mkdir(exist_ok=True)
+        write_landmarks(root / "landmarks" / f"case{n}.json", landmarks)
+        (root / "rater2").mkdir(exist_ok=True)
+        write_landmarks(root / "rater2" / f"case{n}.mrk.json", landmarks)
+
+
+def test_conversion_writes_nnunet_layout(tmp_path: Path, oblique_geometry: ImageGeometry) -> None:
+    make_folder_dataset(tmp_path / "src", oblique_geometry)
+    cases, names = load_folder_dataset(tmp_path / "src" / "images", tmp_path / "src" / "landmarks",
+                                       raters={"rater2": tmp_path / "src" / "rater2"})
+    assert names == NAMES
+    out = write_nnunet_raw_dataset(cases, raw_root=tmp_path / "raw", dataset_id=42, name="Toy", landmark_names=names,
+                                   test_cases=["case5", "case6"], channel_name="MRI", blob_radius_vox=2.0)
+    assert out == tmp_path / "raw" / "Dataset042_Toy"
+    assert not (tmp_path / "raw" / "Dataset042_Toy.partial").exists()
+    dataset = json.loads((out / "dataset.json").read_text())
+    assert dataset["labels"] == {"background": 0, "nasion": 1, "sella": 2, "left_eye": 3, "right_eye": 4}
+    assert dataset["numTraining"] == 5 and dataset["channel_names"] == {"0": "MRI"}
+    assert sorted(p.name for p in (out / "imagesTr").iterdir()) == [f"case{n}_0000.nii.gz" for n in range(5)]
+    assert sorted(p.name for p in (out / "imagesTs").iterdir()) == ["case5_0000.nii.gz", "case6_0000.nii.gz"]
+    assert sorted(p.name for p in (out / "landmarksTs").iterdir()) == ["case5.json", "case6.json"]
+    assert len(list((out / "raters" / "rater2").iterdir())) == 7
+    splits = json.loads((out / "splits_final.json").read_text())
+    assert len(splits) == 5
+    assert sorted(v for s in splits for v in s["val"]) == [f"case{n}" for n in range(5)]
+    # the label map carries one blob per present landmark at the exact landmark position
+    labels = sitk.ReadImage(str(out / "labelsTr" / "case2.nii.gz"))
+    assert ImageGeometry.from_image(labels) == ImageGeometry.from_file(out / "imagesTr" / "case2_0000.nii.gz")
+    array = sitk.GetArrayFromImage(labels)
+    assert set(np.unique(array)) == {0, 1, 2, 3}  # right_eye absent in case2
+    exact = read_landmarks(out / "landmarksTr" / "case2.json")
+    k, j, i = np.nonzero(array == 2)
+    centroid = oblique_geometry.index_to_world(np.array([[i.mean(), j.mean(), k.mean()]]))[0]
+    assert np.linalg.norm(centroid - exact.point("sella")) < 1.0
+
+
+def test_unknown_test_case_is_named(tmp_path: Path, oblique_geometry: ImageGeometry) -> None:
+    make_folder_dataset(tmp_path / "src", oblique_geometry)
+    cases, names = load_folder_dataset(tmp_path / "src" / "images", tmp_path / "src" / "landmarks")
+    with pytest.raises(ValueError, match="test_cases not in the dataset: nope"):
+        write_nnunet_raw_dataset(cases, raw_root=tmp_path / "raw", dataset_id=42, name="Toy", landmark_names=names,
+                                 test_cases=["nope"], channel_name="CT")
+    assert not (tmp_path / "raw" / "Dataset042_Toy").exists()
+
+
+def test_missing_image_and_outside_landmark_are_reported(tmp_path: Path, oblique_geometry: ImageGeometry) -> None:
+    make_folder_dataset(tmp_path / "src", oblique_geometry, n_cases=3)
+    (tmp_path / "src" / "images" / "case1.nii.gz").unlink()
+    with pytest.raises(FileNotFoundError, match="landmark file without image: case1.json"):
+        load_folder_dataset(tmp_path / "src" / "images", tmp_path / "src" / "landmarks")
+    outside = LandmarkSet(NAMES, oblique_geometry.index_to_world(np.array([[5, 5, 5], [5, 5, 5], [5, 5, 5],
+                                                                          [80, 5, 5]])), np.ones(4, bool))
+    write_case(tmp_path / "src", "case1", oblique_geometry, outside)
+    write_landmarks(tmp_path / "src" / "landmarks" / "case1.json", outside)
+    with pytest.raises(LandmarkError, match=r"case1.json: landmarks right_eye lie outside the image"):
+        load_folder_dataset(tmp_path / "src" / "images", tmp_path / "src" / "landmarks")
