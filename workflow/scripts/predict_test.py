@@ -15,7 +15,8 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
 
     import torch
 
-    from nnlandmark.inference.landmark_predictor import load_model
+    from nnlandmark.inference.absence import choose_absence_threshold
+    from nnlandmark.inference.landmark_predictor import load_model, set_absence_threshold
     from nnlandmark.inference.predict_folder import images_in_folder, predict_images
     from nnlandmark.training.run_fold import resolve_device
 
@@ -29,6 +30,13 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
         device=resolve_device(smk.params.device),
         tile_step_size=float(predict["tile_step_size"]),
     )
+    validation = [json.loads(Path(f).read_text()) for f in smk.input.folds]
+    threshold = choose_absence_threshold(
+        (c["reference_present"], c["confidence"]) for summary in validation for c in summary["confidences"]
+    )
+    print(f"absence threshold chosen on the folds' validation cases: confidence < {threshold:.4f}")
+    predictor.absent_below = threshold
+    set_absence_threshold(Path(smk.params.model_dir), threshold)
     images = images_in_folder(Path(folders["nnUNet_raw"]) / manifest["nnunet_name"] / "imagesTs")
     predict_images(predictor, images, Path(smk.output.predictions))
 

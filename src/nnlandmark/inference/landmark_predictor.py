@@ -127,3 +127,13 @@ def write_model_info(model_dir: Path, *, landmarks: Sequence[str], configuration
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(info, indent=2))
     tmp.replace(path)
+
+
+def set_absence_threshold(model_dir: Path, absent_below: float) -> None:
+    """Record the validation-chosen absence threshold in the model folder (used by ``nnlandmark predict``)."""
+    path = Path(model_dir) / MODEL_INFO
+    info = json.loads(path.read_text())
+    info["absent_below"] = float(absent_below)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(info, indent=2))
+    tmp.replace(path)
