@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,23 +62,21 @@ class ImageGeometry:
         return image
 
     def index_to_world(self, indices: np.ndarray) -> np.ndarray:
-        """Continuous ITK indices (N, 3) in (i, j, k) order -> LPS mm points (N, 3)."""
-        ref = self.reference_image()
-        idx = np.asarray(indices, dtype=np.float64).reshape(-1, 3)
-        out = np.full(idx.shape, np.nan)
-        for n, row in enumerate(idx):
-            if np.all(np.isfinite(row)):
-                out[n] = ref.TransformContinuousIndexToPhysicalPoint([float(v) for v in row])
-        return out
+        """Continuous ITK indices (N, 3) in (i, j, k) order -> LPS mm points (N, 3); NaN rows stay NaN."""
+        return self._map_rows(indices, self.reference_image().TransformContinuousIndexToPhysicalPoint)
 
     def world_to_index(self, points: np.ndarray) -> np.ndarray:
         """LPS mm points (N, 3) -> continuous ITK indices (N, 3) in (i, j, k) order; NaN rows stay NaN."""
-        ref = self.reference_image()
-        pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-        out = np.full(pts.shape, np.nan)
-        for n, row in enumerate(pts):
+        return self._map_rows(points, self.reference_image().TransformPhysicalPointToContinuousIndex)
+
+    @staticmethod
+    def _map_rows(rows: np.ndarray, transform: Callable[[list[float]], tuple[float, ...]]) -> np.ndarray:
+        """Apply a SimpleITK point transform to every finite row of an (N, 3) array."""
+        values = np.asarray(rows, dtype=np.float64).reshape(-1, 3)
+        out = np.full(values.shape, np.nan)
+        for n, row in enumerate(values):
             if np.all(np.isfinite(row)):
-                out[n] = ref.TransformPhysicalPointToContinuousIndex([float(v) for v in row])
+                out[n] = transform([float(v) for v in row])
         return out
 
     def contains_index(self, indices: np.ndarray, *, margin: float = 0.5) -> np.ndarray:
