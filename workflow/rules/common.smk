@@ -33,9 +33,9 @@ def fold_sentinels(wildcards):
 
 
 def source_inputs(wildcards):
-    """What conversion reads: the generated demo's manifest, or nothing Snakemake tracks (user folders)."""
+    """What conversion reads: the demo's or a prepared benchmark's manifest; nothing for user folders."""
     block = dataset_config(wildcards.dataset)
-    if block["format"] == "demo":
+    if block["format"] != "folder":
         return {"manifest": f"{RESULTS}/{wildcards.dataset}/source/dataset.json"}
     return {}
 

@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from nnlandmark.dataset_conversion.source_case import SourceCase
-from nnlandmark.landmarks import ImageGeometry, LandmarkError, LandmarkSet, read_landmarks
+from nnlandmark.datasets.checks import check_image, check_inside, checked_landmarks, reference_names
+from nnlandmark.landmarks import read_landmarks
 
 log = logging.getLogger(__name__)
 
@@ -57,49 +58,35 @@ def load_folder_dataset(
     if no_image:
         raise FileNotFoundError(
             f"landmark file without image: {', '.join(landmark_files[c].name for c in no_image)} "
-            f"(no matching <case>{{{','.join(IMAGE_SUFFIXES)}}} in {images})"
+            f"(no matching <case>{{{','.join(IMAGE_SUFFIXES)}}} in {images}); add the image or remove the file"
         )
     if no_landmarks:
         raise FileNotFoundError(
             f"missing landmark file for image: {', '.join(image_files[c].name for c in no_landmarks)} "
-            f"(expected <case>{{{','.join(LANDMARK_SUFFIXES)}}} in {landmarks})"
+            f"(expected <case>{{{','.join(LANDMARK_SUFFIXES)}}} in {landmarks}); add it or remove the image"
         )
     sets = {case: read_landmarks(path) for case, path in landmark_files.items()}
-    names = tuple(landmark_names) if landmark_names else next(iter(sets.values())).names
+    if landmark_names:
+        names, reference = tuple(landmark_names), "the dataset's landmark_names"
+    else:
+        names, reference = reference_names(sets, landmark_files)
+    rater_files = {
+        rater: index_folder(folder, LANDMARK_SUFFIXES, what=f"rater {rater!r} landmark")
+        for rater, folder in (raters or {}).items()
+    }
     cases = []
     for case_id in sorted(image_files):
-        reference = checked_landmarks(sets[case_id], names, source=landmark_files[case_id])
-        check_inside(reference, ImageGeometry.from_file(image_files[case_id]), source=landmark_files[case_id])
+        source = landmark_files[case_id]
+        reference_set = checked_landmarks(sets[case_id], names, source=source, reference=reference)
+        check_inside(reference_set, check_image(image_files[case_id]), source=source)
         case_raters = {}
-        for rater, folder in (raters or {}).items():
-            rater_files = index_folder(folder, LANDMARK_SUFFIXES, what=f"rater {rater!r} landmark")
-            if case_id in rater_files:
-                path = rater_files[case_id]
-                case_raters[rater] = checked_landmarks(read_landmarks(path), names, source=path)
-        cases.append(SourceCase(case_id, image_files[case_id], reference, case_raters))
+        for rater, files in rater_files.items():
+            if case_id in files:
+                path = files[case_id]
+                case_raters[rater] = checked_landmarks(read_landmarks(path), names, source=path, reference=reference)
+        cases.append(SourceCase(case_id, image_files[case_id], reference_set, case_raters))
+    for rater, files in rater_files.items():
+        orphans = sorted(set(files) - set(image_files))
+        if orphans:
+            log.warning("rater %s: files for unknown cases ignored: %s", rater, ", ".join(orphans))
     return cases, names
-
-
-def checked_landmarks(landmarks: LandmarkSet, names: Sequence[str], *, source: Path) -> LandmarkSet:
-    """Reorder to ``names``; unknown names are an error, missing names become absent (with a log line)."""
-    unknown = sorted(set(landmarks.names) - set(names))
-    if unknown:
-        raise LandmarkError(
-            f"{source}: landmark names {', '.join(unknown)} are not among the dataset's names "
-            f"({', '.join(names)}); rename them or list them in the dataset's landmark_names"
-        )
-    missing = [n for n in names if n not in landmarks.names]
-    if missing:
-        log.info("%s: %s not listed, taken as absent", source, ", ".join(missing))
-    return landmarks.reorder(names)
-
-
-def check_inside(landmarks: LandmarkSet, geometry: ImageGeometry, *, source: Path) -> None:
-    """Every present landmark must lie inside its image."""
-    inside = geometry.contains_index(geometry.world_to_index(landmarks.points))
-    outside = [n for n, ok, present in zip(landmarks.names, inside, landmarks.present) if present and not ok]
-    if outside:
-        raise LandmarkError(
-            f"{source}: landmarks {', '.join(outside)} lie outside the image; check the file's coordinate "
-            "system (RAS vs LPS) and that it belongs to this image"
-        )

@@ -1,15 +1,25 @@
-"""Dataset sources named in the config (``format: demo | folder``), loaded as checked source cases."""
+"""Dataset sources named in the config (``format: demo | folder | mml | mml_complete | afids``), as checked cases."""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nnlandmark.dataset_conversion.source_case import SourceCase
+from nnlandmark.datasets.afids import prepare_afids
+from nnlandmark.datasets.checks import DatasetError, check_test_cases
 from nnlandmark.datasets.folder import load_folder_dataset
+from nnlandmark.datasets.mml import prepare_mml
+from nnlandmark.datasets.splits import PaperSplit
+
+log = logging.getLogger(__name__)
+
+# Formats whose source folder (images/, landmarks/, raters/, dataset.json) a workflow rule writes first.
+PREPARED_FORMATS = ("demo", "mml", "mml_complete", "afids")
 
 
 @dataclass(frozen=True)
@@ -24,7 +34,7 @@ class SourceDataset:
 def load_source_dataset(block: Mapping[str, Any], *, source_root: Path) -> SourceDataset:
     """Load the dataset described by one ``datasets.<name>`` config block."""
     fmt = block.get("format")
-    if fmt == "demo":
+    if fmt in PREPARED_FORMATS:
         meta = json.loads((source_root / "dataset.json").read_text())
         raters = {p.name: p for p in sorted((source_root / "raters").glob("*")) if p.is_dir()}
         cases, names = load_folder_dataset(
@@ -39,11 +49,22 @@ def load_source_dataset(block: Mapping[str, Any], *, source_root: Path) -> Sourc
         )
         test_cases = tuple(block.get("test_cases") or [])
     else:
-        raise ValueError(f"unknown dataset format {fmt!r}; expected 'demo' or 'folder'")
-    known = {c.case_id for c in cases}
-    unknown = sorted(set(test_cases) - known)
-    if unknown:
-        raise ValueError(f"test_cases {', '.join(unknown)} do not exist in the dataset (cases: {len(known)})")
-    if not test_cases:
-        raise ValueError("the dataset has no test_cases: list the held-out cases under test_cases")
+        raise ValueError(f"unknown dataset format {fmt!r}; expected one of folder, {', '.join(PREPARED_FORMATS)}")
+    check_test_cases(test_cases, {c.case_id for c in cases})
     return SourceDataset(cases, tuple(names), test_cases)
+
+
+def prepare_source(
+    block: Mapping[str, Any], download: Mapping[str, Any], out_dir: Path, *, split: str | Path | None = None
+) -> Path:
+    """Write a downloaded benchmark (``download``: the manifest of the download step) as an own-data folder."""
+    fmt = block.get("format")
+    paper = PaperSplit.from_file(split) if split else None
+    if fmt in ("mml", "mml_complete"):
+        return prepare_mml(Path(download["release"]), out_dir, complete_only=fmt == "mml_complete", split=paper)
+    if fmt == "afids":
+        for reason in (download.get("skipped") or {}).values():
+            log.warning("%s", reason)
+        roots = {source: Path(root) for source, root in download["sources"].items()}
+        return prepare_afids(roots, out_dir, split=paper, test_cases=block.get("test_cases") or ())
+    raise DatasetError(f"format {fmt!r} is not a downloaded benchmark; expected mml, mml_complete or afids")
