@@ -47,6 +47,15 @@ def all_targets():
             f"{RESULTS}/{dataset}/tables/{{table}}.csv", table=["errors", "summary", "per_landmark"]
         )
         targets += expand(
-            f"{RESULTS}/{dataset}/plots/{{plot}}.png", plot=["per_landmark_errors", "cumulative_errors"]
+            f"{RESULTS}/{dataset}/plots/{{plot}}.{{ext}}",
+            plot=["per_landmark_errors", "cumulative_errors", "interrater", "qualitative"],
+            ext=["png", "svg"],
         )
+        targets += expand(
+            f"{RESULTS}/{dataset}/tables/{{table}}.{{ext}}",
+            table=["accuracy", "per_landmark_accuracy", "interrater", "interrater_per_landmark", "rater_pairs"],
+            ext=["csv", "md", "tex", "html"],
+        )
+        targets += expand(f"{RESULTS}/{dataset}/tables/{{table}}.csv", table=["interrater_errors", "rater_pair_errors"])
+    targets += expand(f"{RESULTS}/paper/{{table}}.{{ext}}", table=["accuracy", "interrater"], ext=["csv", "md", "tex", "html"])
     return targets

@@ -1,4 +1,4 @@
-# Stage 5: radial errors in mm, summary tables and plots.
+# Stage 5: radial errors in mm, summary tables and plots (report captions in workflow/report/).
 
 
 rule evaluate_predictions:
@@ -7,9 +7,27 @@ rule evaluate_predictions:
         baseline=rules.predict_baseline.output.predictions,
         manifest=rules.convert_dataset.output.manifest,
     output:
-        errors=f"{RESULTS}/{{dataset}}/tables/errors.csv",
-        summary=f"{RESULTS}/{{dataset}}/tables/summary.csv",
-        per_landmark=f"{RESULTS}/{{dataset}}/tables/per_landmark.csv",
+        errors=report(
+            f"{RESULTS}/{{dataset}}/tables/errors.csv",
+            caption="../report/errors.rst",
+            category="Accuracy",
+            subcategory="{dataset}",
+            labels={"table": "radial errors (every case and landmark)", "format": "CSV"},
+        ),
+        summary=report(
+            f"{RESULTS}/{{dataset}}/tables/summary.csv",
+            caption="../report/summary.rst",
+            category="Accuracy",
+            subcategory="{dataset}",
+            labels={"table": "summary (no confidence intervals)", "format": "CSV"},
+        ),
+        per_landmark=report(
+            f"{RESULTS}/{{dataset}}/tables/per_landmark.csv",
+            caption="../report/per_landmark.rst",
+            category="Per landmark",
+            subcategory="{dataset}",
+            labels={"table": "per landmark (no confidence intervals)", "format": "CSV"},
+        ),
     log:
         "logs/evaluate_predictions/{dataset}.log",
     params:
@@ -24,11 +42,40 @@ rule evaluate_predictions:
 rule plot_errors:
     input:
         errors=rules.evaluate_predictions.output.errors,
+        consensus_errors=f"{RESULTS}/{{dataset}}/tables/interrater_errors.csv",
     output:
-        per_landmark=f"{RESULTS}/{{dataset}}/plots/per_landmark_errors.png",
-        cumulative=f"{RESULTS}/{{dataset}}/plots/cumulative_errors.png",
+        per_landmark=report(
+            f"{RESULTS}/{{dataset}}/plots/per_landmark_errors.png",
+            caption="../report/per_landmark_errors.rst",
+            category="Per landmark",
+            subcategory="{dataset}",
+            labels={"figure": "error distribution per landmark", "format": "PNG"},
+        ),
+        per_landmark_svg=report(
+            f"{RESULTS}/{{dataset}}/plots/per_landmark_errors.svg",
+            caption="../report/per_landmark_errors.rst",
+            category="Per landmark",
+            subcategory="{dataset}",
+            labels={"figure": "error distribution per landmark", "format": "SVG"},
+        ),
+        cumulative=report(
+            f"{RESULTS}/{{dataset}}/plots/cumulative_errors.png",
+            caption="../report/cumulative_errors.rst",
+            category="Accuracy",
+            subcategory="{dataset}",
+            labels={"figure": "cumulative error curve", "format": "PNG"},
+        ),
+        cumulative_svg=report(
+            f"{RESULTS}/{{dataset}}/plots/cumulative_errors.svg",
+            caption="../report/cumulative_errors.rst",
+            category="Accuracy",
+            subcategory="{dataset}",
+            labels={"figure": "cumulative error curve", "format": "SVG"},
+        ),
     log:
         "logs/plot_errors/{dataset}.log",
+    params:
+        sdr_thresholds_mm=config["evaluation"]["sdr_thresholds_mm"],
     conda:
         "../../envs/nnlandmark.yaml"
     script:

@@ -125,3 +125,24 @@ def evaluated_mask(errors: pd.DataFrame) -> pd.Series:
             "expected a finite error exactly where ref_present and pred_present are both true"
         )
     return both
+
+
+def landmark_sets_from_errors(errors: pd.DataFrame, *, method: str, side: str) -> dict[str, LandmarkSet]:
+    """The reference (``side="ref"``) or predicted (``side="pred"``) landmark sets of one method's rows.
+
+    Rebuilds, per case in order of appearance, what :func:`collect_errors` was given, so later steps can
+    work from ``errors.csv`` alone. Confidence is kept for predictions.
+    """
+    if side not in ("ref", "pred"):
+        raise ValueError(f"expected side 'ref' or 'pred', got {side!r}")
+    rows = errors[errors["method"] == method]
+    if rows.empty:
+        known = ", ".join(map(str, dict.fromkeys(errors["method"])))
+        raise ValueError(f"no rows of method {method!r} in the error table (methods: {known})")
+    sets = {}
+    for case, group in rows.groupby("case", sort=False):
+        points = group[[f"x_{side}", f"y_{side}", f"z_{side}"]].to_numpy(dtype=np.float64)
+        present = group[f"{side}_present"].to_numpy(dtype=bool)
+        confidence = group["confidence"].to_numpy(dtype=np.float64) if side == "pred" else None
+        sets[str(case)] = LandmarkSet(tuple(group["landmark"].astype(str)), points, present, confidence)
+    return sets

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from nnlandmark.evaluation.errors import evaluated_mask
+from nnlandmark.evaluation.figure_io import FigurePaths, new_figure, save_figure
 from nnlandmark.evaluation.summary import DEFAULT_SDR_THRESHOLDS_MM, check_thresholds
 
 logger = logging.getLogger(__name__)
-
-_SUFFIXES = (".png", ".svg")
-_DPI = 150
 
 
 def _evaluated(errors: pd.DataFrame) -> pd.DataFrame:
@@ -33,33 +28,18 @@ def _evaluated(errors: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _new_figure(path: Path, *, width: float, height: float) -> Figure:
-    if path.suffix.lower() not in _SUFFIXES:
-        raise ValueError(f"expected a figure path ending in {' or '.join(_SUFFIXES)}, got {path}")
-    # A bare Figure on an Agg canvas: no pyplot state, so nothing stays open and any backend is left alone.
-    figure = Figure(figsize=(width, height))
-    FigureCanvasAgg(figure)
-    return figure
+def plot_per_landmark_errors(errors: pd.DataFrame, path: FigurePaths) -> None:
+    """Box plot with individual points of the radial error per landmark; one colour per method.
 
-
-def _save(figure: Figure, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
-    figure.savefig(path, dpi=_DPI, format=path.suffix.lower().lstrip("."))
-    figure.clear()
-    logger.info("wrote %s", path)
-
-
-def plot_per_landmark_errors(errors: pd.DataFrame, path: Path) -> None:
-    """Box plot with individual points of the radial error per landmark; one colour per method."""
-    path = Path(path)
+    ``path``: one .png/.svg path or several (the same figure written to each).
+    """
     table = _evaluated(errors)
     # From all rows, so a landmark never evaluated shows as an empty row rather than vanishing.
     landmarks = list(dict.fromkeys(errors["landmark"]))
     methods = list(dict.fromkeys(table["method"]))
     hue = "method" if len(methods) > 1 else None
     height = 1.5 + 0.35 * len(landmarks) * (1 + 0.3 * (len(methods) - 1))
-    figure = _new_figure(path, width=8.0, height=max(3.0, height))
+    figure = new_figure(path, width=8.0, height=max(3.0, height))
     ax = figure.add_subplot()
     common = dict(data=table, x="error_mm", y="landmark", order=landmarks, orient="h", ax=ax)
     if hue:
@@ -78,26 +58,44 @@ def plot_per_landmark_errors(errors: pd.DataFrame, path: Path) -> None:
     ax.set_title(f"Radial error per landmark ({len(table)} evaluated)")
     if hue:
         ax.legend(title="Method", loc="best")
-    _save(figure, path)
+    save_figure(figure, path)
+
+
+def _step_curve(values: np.ndarray, d_max: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative percentage steps from (0, 0) to the largest value, then flat to ``d_max``."""
+    values = np.sort(values)
+    percent = 100.0 * np.arange(1, values.size + 1) / values.size
+    return np.concatenate([[0.0], values, [d_max]]), np.concatenate([[0.0], percent, [100.0]])
 
 
 def plot_cumulative_errors(
-    errors: pd.DataFrame, path: Path, *, sdr_thresholds_mm: Sequence[float] = DEFAULT_SDR_THRESHOLDS_MM
+    errors: pd.DataFrame,
+    path: FigurePaths,
+    *,
+    sdr_thresholds_mm: Sequence[float] = DEFAULT_SDR_THRESHOLDS_MM,
+    extra_curves: Mapping[str, np.ndarray] | None = None,
 ) -> None:
-    """Percentage of evaluated landmarks with radial error <= d, against d; SDR thresholds dotted."""
-    path = Path(path)
+    """Percentage of evaluated landmarks with radial error <= d, against d; SDR thresholds dotted.
+
+    ``extra_curves`` adds dashed curves on the same axes, e.g. ``{"inter-rater: ...": distances_mm}``
+    (empty arrays are skipped). ``path``: one .png/.svg path or several.
+    """
     thresholds = check_thresholds(sdr_thresholds_mm)
     table = _evaluated(errors)
-    figure = _new_figure(path, width=7.0, height=4.5)
+    extra = {label: np.asarray(v, dtype=np.float64) for label, v in (extra_curves or {}).items()}
+    extra = {label: v[np.isfinite(v)] for label, v in extra.items()}
+    extra = {label: v for label, v in extra.items() if v.size}
+    figure = new_figure(path, width=7.0, height=4.5)
     ax = figure.add_subplot()
-    d_max = max(float(table["error_mm"].max()), max(thresholds, default=0.0)) * 1.05
+    largest = [float(table["error_mm"].max()), *(float(v.max()) for v in extra.values())]
+    d_max = max(*largest, max(thresholds, default=0.0)) * 1.05
     for method, group in table.groupby("method", sort=False):
-        values = np.sort(group["error_mm"].to_numpy(dtype=np.float64))
-        percent = 100.0 * np.arange(1, values.size + 1) / values.size
-        # Steps from (0, 0) to the largest error, then flat to the right edge.
-        x = np.concatenate([[0.0], values, [d_max]])
-        y = np.concatenate([[0.0], percent, [100.0]])
-        ax.step(x, y, where="post", label=f"{method} (n = {values.size})")
+        x, y = _step_curve(group["error_mm"].to_numpy(dtype=np.float64), d_max)
+        ax.step(x, y, where="post", label=f"{method} (n = {group.shape[0]})")
+    for i, (label, values) in enumerate(extra.items()):
+        x, y = _step_curve(values, d_max)
+        ax.step(x, y, where="post", linestyle="--", color="black" if i == 0 else None, linewidth=1.5,
+                label=f"{label} (n = {values.size})")
     for i, t in enumerate(thresholds):
         ax.axvline(t, color="grey", linestyle=":", linewidth=1,
                    label="SDR thresholds" if i == 0 else None)
@@ -107,5 +105,5 @@ def plot_cumulative_errors(
     ax.set_ylabel("Evaluated landmarks with error ≤ d (%)")
     ax.set_title("Cumulative radial error")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
-    _save(figure, path)
+    ax.legend(loc="lower right", fontsize="small")
+    save_figure(figure, path)
