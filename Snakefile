@@ -5,6 +5,8 @@ import os
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
+# the conda environment (envs/nnlandmark.yaml) installs this repository from here
+os.environ.setdefault("NNLANDMARK_REPO", workflow.basedir)
 
 
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")

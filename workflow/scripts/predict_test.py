@@ -12,6 +12,10 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
 
     configure_nnunet_runtime(processes=smk.threads)
     folders = use_nnunet_folders(smk.params.root)
+    if smk.params.device != "cpu":
+        from nnlandmark.training.gpu_slots import claim_gpu
+
+        claim_gpu()  # a GPU of its own for this job, chosen before torch initialises CUDA
 
     import torch
 

@@ -15,6 +15,10 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
     nnunet = smk.params.nnunet
     configure_nnunet_runtime(processes=smk.threads, data_workers=train.get("data_workers"))
     use_nnunet_folders(smk.params.root)
+    if train["device"] != "cpu":
+        from nnlandmark.training.gpu_slots import claim_gpu
+
+        claim_gpu()  # a GPU of its own for this job, chosen before torch initialises CUDA
 
     import torch
 

@@ -35,6 +35,31 @@ def model_folder(dataset_name: str, *, plans_name: str, configuration: str) -> P
     return Path(os.environ["nnUNet_results"]) / dataset_name / f"{TRAINER_NAME}__{plans_name}__{configuration}"
 
 
+def resume_checkpoint(fold_dir: Path) -> Path | None:
+    """The checkpoint a re-run continues from: the final one, else the latest or best, whichever is newer.
+
+    Both ``checkpoint_latest`` (every ``save_every`` epochs) and ``checkpoint_best`` hold the whole training
+    state. A file cut short by a kill during ``torch.save`` is skipped, so the re-run continues from the
+    previous good state instead of failing.
+    """
+    newest, newest_epoch = None, -1
+    for name in ("checkpoint_final.pth", "checkpoint_latest.pth", "checkpoint_best.pth"):
+        path = fold_dir / name
+        if not path.is_file():
+            continue
+        try:
+            epoch = int(torch.load(path, map_location="cpu", weights_only=False)["current_epoch"])
+        except Exception as error:  # noqa: BLE001 - any unreadable file is skipped, and said so
+            log.warning("%s is unreadable (%s: %s), probably cut short by a kill; not resuming from it",
+                        path, type(error).__name__, error)
+            continue
+        if name == "checkpoint_final.pth":
+            return path
+        if epoch > newest_epoch:
+            newest, newest_epoch = path, epoch
+    return newest
+
+
 def train_fold(
     dataset_name: str,
     *,
@@ -52,8 +77,8 @@ def train_fold(
     plans = json.loads((preprocessed / f"{plans_name}.json").read_text())
     dataset_json = json.loads((preprocessed / "dataset.json").read_text())
     fold_dir = model_folder(dataset_name, plans_name=plans_name, configuration=configuration) / f"fold_{fold}"
-    final, latest = fold_dir / "checkpoint_final.pth", fold_dir / "checkpoint_latest.pth"
-    resume_from = final if final.is_file() else latest if latest.is_file() else None
+    final = fold_dir / "checkpoint_final.pth"
+    resume_from = resume_checkpoint(fold_dir)
     plans["continue_training"] = resume_from is not None
 
     random.seed(seed + fold)
