@@ -103,9 +103,10 @@ step 150 bench/training_throughput.py --device "$DEVICE" --plan nnunet --patch-s
   --reps "${GPU_CHECK_REPS:-8}" --steps-per-sample 5 --name training_throughput_cuda
 step 60 bench/target_rendering.py --device "$DEVICE" --reps 5 --name target_rendering_cuda
 step 150 bench/decoding.py --reps 1 --threads 2 --name decoding_gpu_host
+step 150 bench/gpu_e2e.py  # one fold trained and predicted on cuda, through our trainer and predictor
 echo "gpu_check: benchmarks took $((SECONDS - START)) s"
 if [[ -n "${OUT:-}" ]]; then
-  for name in training_throughput_cuda target_rendering_cuda decoding_gpu_host; do
+  for name in training_throughput_cuda target_rendering_cuda decoding_gpu_host gpu_e2e; do
     if [[ -f "bench/results/$name.json" ]]; then cp "bench/results/$name.json" "$OUT"/; fi
   done
 fi
