@@ -33,7 +33,9 @@ class BlobCentroids:
 def blob_centroids(labels: torch.Tensor, num_landmarks: int) -> BlobCentroids:
     """Centroids of labels 1..K in a (B, 1, *spatial) or (B, *spatial) integer label map.
 
-    One pass of ``scatter_add`` over the voxels; negative labels (nnU-Net's padding) count as background.
+    Only the blob voxels are visited (``nonzero`` then ``index_add_`` into B x (K + 1) bins): scattering every
+    voxel would pile the background onto one bin, which serialises the atomic adds on a GPU. Negative labels
+    (nnU-Net's padding) and labels above K count as background.
     """
     if labels.ndim == 5:
         labels = labels[:, 0]
@@ -41,26 +43,19 @@ def blob_centroids(labels: torch.Tensor, num_landmarks: int) -> BlobCentroids:
         raise ValueError(f"expected a (B, [1,] Z, Y, X) label map, got shape {tuple(labels.shape)}")
     b, *spatial = labels.shape
     device = labels.device
-    flat = labels.reshape(b, -1).round().long().clamp(min=0)
-    flat = torch.where(flat > num_landmarks, torch.zeros_like(flat), flat)
-    grids = torch.meshgrid(*[torch.arange(s, device=device, dtype=torch.float32) for s in spatial], indexing="ij")
-    counts = torch.zeros(b, num_landmarks + 1, device=device).scatter_add_(
-        1, flat, torch.ones_like(flat, dtype=torch.float32)
-    )
-    sums = []
-    border = torch.zeros(spatial, dtype=torch.bool, device=device)
-    for axis, grid in enumerate(grids):
-        sums.append(
-            torch.zeros(b, num_landmarks + 1, device=device).scatter_add_(1, flat, grid.reshape(1, -1).expand(b, -1))
-        )
-        index = [slice(None)] * len(spatial)
-        for edge in (0, spatial[axis] - 1):
-            index[axis] = edge
-            border[tuple(index)] = True
-    on_border = torch.zeros(b, num_landmarks + 1, device=device).scatter_add_(
-        1, flat, border.reshape(1, -1).expand(b, -1).float()
-    )
-    centres = torch.stack(sums, dim=-1) / counts.clamp(min=1).unsqueeze(-1)
+    blob = (labels > 0.5) & (labels < num_landmarks + 0.5)
+    voxels = blob.nonzero()  # (M, 4): sample, then array axes 0..2, in the same order as labels[blob]
+    bins = voxels[:, 0] * (num_landmarks + 1) + labels[blob].round().long()
+    n_bins = b * (num_landmarks + 1)
+    coords = voxels[:, 1:].float()
+    last = torch.as_tensor(spatial, device=device) - 1
+    on_edge = ((voxels[:, 1:] == 0) | (voxels[:, 1:] == last)).any(dim=1).float()
+    counts = torch.zeros(n_bins, device=device).index_add_(0, bins, torch.ones_like(on_edge))
+    sums = torch.zeros(n_bins, 3, device=device).index_add_(0, bins, coords)
+    on_border = torch.zeros(n_bins, device=device).index_add_(0, bins, on_edge)
+    centres = (sums / counts.clamp(min=1).unsqueeze(-1)).view(b, num_landmarks + 1, 3)
+    counts = counts.view(b, num_landmarks + 1)
+    on_border = on_border.view(b, num_landmarks + 1)
     return BlobCentroids(centres[:, 1:], counts[:, 1:], on_border[:, 1:] > 0)
 
 
