@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from nnlandmark.dataset_conversion.source_case import SourceCase
@@ -24,17 +24,22 @@ def split_suffix(path: Path, suffixes: Sequence[str]) -> tuple[str, str] | None:
     return None
 
 
-def index_folder(folder: Path, suffixes: Sequence[str], *, what: str) -> dict[str, Path]:
-    """Map case id -> file for the files of ``folder`` with a known suffix; duplicates are an error."""
+def index_folder(
+    folder: Path, suffixes: Sequence[str], *, what: str, case_id_of: Callable[[str], str] = str
+) -> dict[str, Path]:
+    """Map case id -> file for the files of ``folder`` with a known suffix; duplicates are an error.
+
+    ``case_id_of`` turns a file name without its suffix into the case id (e.g. drops nnU-Net's ``_0000``).
+    """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{what} folder {folder} does not exist; check the dataset's paths in the config")
+        raise FileNotFoundError(f"{what} folder {folder} does not exist; check the path")
     found: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
         parsed = split_suffix(path, suffixes)
         if parsed is None or not path.is_file():
             continue
-        case_id, _ = parsed
+        case_id = case_id_of(parsed[0])
         if case_id in found:
             raise ValueError(f"two {what} files for case {case_id!r}: {found[case_id].name} and {path.name} in {folder}")
         found[case_id] = path

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from nnlandmark.datasets.folder import IMAGE_SUFFIXES, split_suffix
+from nnlandmark.datasets.folder import IMAGE_SUFFIXES, index_folder
 from nnlandmark.inference.landmark_predictor import LandmarkPredictor
 from nnlandmark.landmarks import LandmarkSet, write_landmarks
 
@@ -19,21 +19,7 @@ log = logging.getLogger(__name__)
 
 def images_in_folder(folder: Path) -> dict[str, Path]:
     """Case id -> image file; nnU-Net's channel suffix ``_0000`` is dropped from the id."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"image folder {folder} does not exist")
-    images: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        parsed = split_suffix(path, IMAGE_SUFFIXES)
-        if parsed is None:
-            continue
-        case_id = re.sub(r"_0000$", "", parsed[0])
-        if case_id in images:
-            raise ValueError(f"two images for case {case_id!r} in {folder}: {images[case_id].name}, {path.name}")
-        images[case_id] = path
-    if not images:
-        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
-    return images
+    return index_folder(folder, IMAGE_SUFFIXES, what="image", case_id_of=lambda name: re.sub(r"_0000$", "", name))
 
 
 def predict_images(
