@@ -14,6 +14,7 @@ import torch
 from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
 
+from nnlandmark.atomic_write import write_text_atomic
 from nnlandmark.inference.coordinates import preprocessed_to_world
 from nnlandmark.inference.decode import Activation, decode_heatmaps
 from nnlandmark.landmarks import LandmarkSet
@@ -123,10 +124,7 @@ def write_model_info(model_dir: Path, *, landmarks: Sequence[str], configuration
     """What prediction needs beyond nnU-Net's plans and dataset.json."""
     info = {"landmarks": list(landmarks), "configuration": configuration, "activation": activation,
             "absent_below": 0.0, "recipe": recipe}
-    path = Path(model_dir) / MODEL_INFO
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(info, indent=2))
-    tmp.replace(path)
+    write_text_atomic(Path(model_dir) / MODEL_INFO, json.dumps(info, indent=2))
 
 
 def set_absence_threshold(model_dir: Path, absent_below: float) -> None:
@@ -134,6 +132,4 @@ def set_absence_threshold(model_dir: Path, absent_below: float) -> None:
     path = Path(model_dir) / MODEL_INFO
     info = json.loads(path.read_text())
     info["absent_below"] = float(absent_below)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(info, indent=2))
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(info, indent=2))

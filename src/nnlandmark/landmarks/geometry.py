@@ -28,12 +28,7 @@ class ImageGeometry:
         """Geometry of an in-memory SimpleITK image."""
         if image.GetDimension() != 3:
             raise ValueError(f"expected a 3D image, got {image.GetDimension()}D")
-        return cls(
-            size=tuple(int(s) for s in image.GetSize()),
-            spacing=tuple(float(s) for s in image.GetSpacing()),
-            origin=tuple(float(o) for o in image.GetOrigin()),
-            direction=tuple(float(d) for d in image.GetDirection()),
-        )
+        return cls._from_sitk(image)
 
     @classmethod
     def from_file(cls, path: str | Path) -> ImageGeometry:
@@ -46,11 +41,16 @@ class ImageGeometry:
             raise ValueError(f"cannot read image header of {path}: {err}".strip()) from err
         if reader.GetDimension() != 3:
             raise ValueError(f"expected a 3D image in {path}, got {reader.GetDimension()}D")
+        return cls._from_sitk(reader)
+
+    @classmethod
+    def _from_sitk(cls, source: sitk.Image | sitk.ImageFileReader) -> ImageGeometry:
+        """Read the grid through the getters that images and header readers share."""
         return cls(
-            size=tuple(int(s) for s in reader.GetSize()),
-            spacing=tuple(float(s) for s in reader.GetSpacing()),
-            origin=tuple(float(o) for o in reader.GetOrigin()),
-            direction=tuple(float(d) for d in reader.GetDirection()),
+            size=tuple(int(s) for s in source.GetSize()),
+            spacing=tuple(float(s) for s in source.GetSpacing()),
+            origin=tuple(float(o) for o in source.GetOrigin()),
+            direction=tuple(float(d) for d in source.GetDirection()),
         )
 
     def reference_image(self) -> sitk.Image:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from nnlandmark.atomic_write import write_text_atomic
 from nnlandmark.landmarks.csv_io import format_csv, parse_csv
 from nnlandmark.landmarks.fcsv_io import format_fcsv, parse_fcsv
 from nnlandmark.landmarks.geometry import ImageGeometry
@@ -52,23 +51,12 @@ def _read_text(path: Path) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file next to ``path``, then rename it over ``path``."""
+    """Write ``text`` atomically to ``path``, whose folder must exist."""
     folder = path.parent
     if not folder.is_dir():
         message = f"{path}: cannot write, folder {folder} does not exist; create it first"
         raise LandmarkError(message)
-    temporary = folder / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        # os.open with 0o666 lets the umask set the permissions, as for any newly created file.
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text)
 
 
 def read_landmarks(path: str | Path) -> LandmarkSet:
