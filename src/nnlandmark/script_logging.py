@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
+
+from nnlandmark.errors import EXPECTED_ERRORS
+
+_log_file: IO[str] | None = None
 
 
 class _Tee:
@@ -33,9 +39,10 @@ class _Tee:
 
 def log_to_file(path: str | Path, *, echo: bool = True) -> None:
     """Send stdout, stderr and ``logging`` (INFO and up) to ``path``; keep echoing to the console."""
+    global _log_file
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = path.open("w", buffering=1)
+    handle = _log_file = path.open("w", buffering=1)
     if echo:
         sys.stdout = _Tee(handle, sys.__stdout__)
         sys.stderr = _Tee(handle, sys.__stderr__)
@@ -43,3 +50,21 @@ def log_to_file(path: str | Path, *, echo: bool = True) -> None:
         sys.stdout = sys.stderr = handle
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def run_step(main: Callable[[Any], None], smk: Any) -> None:
+    """Run a workflow script's ``main``; an expected error is shown once, as one line, and exits 1.
+
+    The traceback of an expected error goes to the step's log only; any other exception is a bug and
+    propagates with its traceback.
+    """
+    try:
+        main(smk)
+    except EXPECTED_ERRORS as error:
+        if _log_file is not None:
+            _log_file.write("".join(traceback.format_exception(error)))
+            _log_file.flush()
+        sys.__stderr__.write(f"error in rule {smk.rule}: {error}\n")
+        if _log_file is not None:
+            _log_file.write(f"error in rule {smk.rule}: {error}\n")
+        sys.exit(1)

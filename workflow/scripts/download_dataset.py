@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from nnlandmark.script_logging import log_to_file
+from nnlandmark.script_logging import log_to_file, run_step
 
 
 def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
@@ -16,4 +16,4 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
 
 
 if __name__ == "__main__":
-    main(snakemake)  # noqa: F821 - injected by Snakemake
+    run_step(main, snakemake)  # noqa: F821 - injected by Snakemake

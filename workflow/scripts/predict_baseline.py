@@ -1,15 +1,18 @@
 """Rule predict_baseline: the naive mean-position baseline, fitted on the training cases."""
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
-from nnlandmark.script_logging import log_to_file
+from nnlandmark.script_logging import log_to_file, run_step
+
+logger = logging.getLogger("predict_baseline")
 
 
 def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
     log_to_file(smk.log[0])
-    from nnlandmark.evaluation.baseline import MeanPositionBaseline
+    from nnlandmark.evaluation.baseline import FRAME, MeanPositionBaseline
     from nnlandmark.landmarks import ImageGeometry, read_landmarks, write_landmarks
 
     manifest = json.loads(Path(smk.input.manifest).read_text())
@@ -19,6 +22,7 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
         for c in manifest["training_cases"]
     ]
     baseline = MeanPositionBaseline().fit(training)
+    logger.info("mean landmark positions of %d training case(s) in the %s", baseline.n_cases, FRAME)
     out = Path(smk.output.predictions)
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
@@ -31,4 +35,4 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
 
 
 if __name__ == "__main__":  # nnU-Net's worker processes re-import this module: run only in the main process
-    main(snakemake)  # noqa: F821 - injected by Snakemake
+    run_step(main, snakemake)  # noqa: F821 - injected by Snakemake

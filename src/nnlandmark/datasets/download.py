@@ -11,6 +11,7 @@ import uuid
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
+from nnlandmark.errors import NNLandmarkError
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ _HEX_LENGTH = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
 _ORIGIN = ".extracted-from"  # archive path, size and mtime: a replaced archive is extracted again
 
 
-class DownloadError(RuntimeError):
+class DownloadError(NNLandmarkError, RuntimeError):
     """A download or archive is missing, incomplete, corrupt or unsafe; the message says what to do."""
 
 
