@@ -15,6 +15,8 @@ from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
 
 from nnlandmark.atomic_write import write_text_atomic
+from nnlandmark.checkpoints import load_checkpoint
+from nnlandmark.errors import InputError
 from nnlandmark.inference.coordinates import preprocessed_to_world
 from nnlandmark.inference.decode import Activation, decode_heatmaps
 from nnlandmark.landmarks import LandmarkSet
@@ -79,6 +81,13 @@ def make_nnunet_predictor(*, device: torch.device, tile_step_size: float = 0.5) 
     )
 
 
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"{path} is not valid JSON ({err}); copy the model folder again") from None
+
+
 def load_model(
     model_dir: Path,
     *,
@@ -90,24 +99,29 @@ def load_model(
     """Load a trained model folder (``nnLandmarkTrainer__<plans>__<configuration>``) for ensembled prediction.
 
     Built directly from the folder's files: nnU-Net's trainer lookup by name is not used.
+    Checkpoints are loaded weights-only, with an allow-list of types (``nnlandmark.checkpoints``).
     """
     from nnlandmark.training.trainer import nnLandmarkTrainer
 
     model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        message = (f"model folder {model_dir} does not exist; pass a trained model folder "
+                   "(.../nnUNet_results/DatasetNNN_X/nnLandmarkTrainer__<plans>__<configuration>)")
+        raise FileNotFoundError(message)
     info_file = model_dir / MODEL_INFO
     for required in (info_file, model_dir / "plans.json", model_dir / "dataset.json"):
         if not required.is_file():
             raise FileNotFoundError(f"{required} is missing: is {model_dir} an nnLandmark model folder?")
-    info = json.loads(info_file.read_text())
-    plans_manager = PlansManager(json.loads((model_dir / "plans.json").read_text()))
-    dataset_json = json.loads((model_dir / "dataset.json").read_text())
-    configuration_manager = plans_manager.get_configuration(info["configuration"])
     parameters = []
     for fold in folds:
         path = model_dir / f"fold_{fold}" / checkpoint
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: train fold {fold} first or choose other folds")
-        parameters.append(torch.load(path, map_location="cpu", weights_only=False)["network_weights"])
+        parameters.append(load_checkpoint(path, required=("network_weights",))["network_weights"])
+    info = _read_json(info_file)
+    plans_manager = PlansManager(_read_json(model_dir / "plans.json"))
+    dataset_json = _read_json(model_dir / "dataset.json")
+    configuration_manager = plans_manager.get_configuration(info["configuration"])
     names = tuple(info["landmarks"])
     network = nnLandmarkTrainer.build_network_architecture(
         plans_manager, configuration_manager, len(dataset_json["channel_names"]), len(names) + 1, False
