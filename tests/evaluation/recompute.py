@@ -50,21 +50,23 @@ def _describe(values: Sequence[float]) -> dict[str, float]:
 
 
 def accuracy(errors: pd.DataFrame, thresholds: Sequence[float], boot: dict) -> pd.DataFrame:
+    """MRE, SD, median over detected landmarks; SDR over every reference landmark, a missed one failing."""
     rows = []
     for method in dict.fromkeys(errors["method"]):
         records = errors[errors["method"] == method].to_dict("records")
         ev = [(r["case"], r["error_mm"]) for r in records if r["ref_present"] and r["pred_present"]]
+        scored = [(r["case"], r["error_mm"] if r["pred_present"] else None) for r in records if r["ref_present"]]
         values = [e for _, e in ev]
         d = _describe(values)
-        row = {"method": method, "n_cases": len({r["case"] for r in records}), "n_landmarks": len(values),
-               "mre_mm": d["mre_mm"]}
+        row = {"method": method, "n_cases": len({r["case"] for r in records}), "n_detected": len(values),
+               "n_landmarks": len(scored), "mre_mm": d["mre_mm"]}
         row["mre_mm_ci_low"], row["mre_mm_ci_high"] = naive_ci(_by_case(ev), **boot)
         row["sd_mm"], row["median_mm"] = d["sd_mm"], d["median_mm"]
         for t in thresholds:
             name = f"sdr_{t:g}mm"
-            row[name] = 100 * sum(v <= t for v in values) / len(values) if values else math.nan
-            row[f"{name}_ci_low"], row[f"{name}_ci_high"] = naive_ci(
-                _by_case([(c, 100.0 * (e <= t)) for c, e in ev]), **boot)
+            hits = [(c, 100.0 if e is not None and e <= t else 0.0) for c, e in scored]
+            row[name] = sum(h for _, h in hits) / len(hits) if hits else math.nan
+            row[f"{name}_ci_low"], row[f"{name}_ci_high"] = naive_ci(_by_case(hits), **boot)
         row["n_missed"] = sum(r["ref_present"] and not r["pred_present"] for r in records)
         row["n_false_detections"] = sum(r["pred_present"] and not r["ref_present"] for r in records)
         rows.append(row)
@@ -80,7 +82,7 @@ def per_landmark(errors: pd.DataFrame, boot: dict) -> pd.DataFrame:
             ev = [(r["case"], r["error_mm"]) for r in records if r["ref_present"] and r["pred_present"]]
             d = _describe([e for _, e in ev])
             low, high = naive_ci(_by_case(ev), **boot)
-            rows.append({"method": method, "landmark": landmark, "n": len(ev), "mre_mm": d["mre_mm"],
+            rows.append({"method": method, "landmark": landmark, "n_detected": len(ev), "mre_mm": d["mre_mm"],
                          "mre_mm_ci_low": low, "mre_mm_ci_high": high, "sd_mm": d["sd_mm"],
                          "median_mm": d["median_mm"], "max_mm": d["max_mm"],
                          "n_missed": sum(r["ref_present"] and not r["pred_present"] for r in records),
@@ -102,10 +104,12 @@ def annotations_from_errors(errors: pd.DataFrame, side: str) -> dict[str, Annota
 
 
 def interrater(annotations: Mapping[str, Mapping[str, Annotation]], model: Mapping[str, Annotation],
-               names: Sequence[str], boot: dict) -> dict[str, pd.DataFrame]:
+               names: Sequence[str], boot: dict, *, reference_is_consensus: bool = False) -> dict[str, pd.DataFrame]:
     """Tables "pairs", "by_annotator", "by_landmark" as the package defines them, and the row-level
-    distances "rows" (annotator, case, landmark, annotator_error_mm, model_error_mm) and "pair_rows"."""
-    annotators = list(annotations)
+    distances "rows" (annotator, case, landmark, annotator_error_mm, model_error_mm) and "pair_rows".
+
+    ``reference_is_consensus``: the annotation named "reference" is the raters' mean and takes no part."""
+    annotators = [a for a in annotations if not (reference_is_consensus and a == "reference")]
     counts = {c: sum(c in annotations[a] for a in annotators) for a in annotators for c in annotations[a]}
     cases = sorted(c for c, n in counts.items() if n >= 2 and c in model)
     pair_rows = []
@@ -152,7 +156,8 @@ def interrater(annotations: Mapping[str, Mapping[str, Annotation]], model: Mappi
         out["n_model_false_detections"] = sum(r["model"] and not r["target"] for r in group)
         return out
 
-    pooled = "leave-one-out mean of the other annotations of each case"
+    pooled = ("leave-one-out mean of the other raters of each case (reference, their mean, left out)"
+              if reference_is_consensus else "leave-one-out mean of the other annotations of each case")
     held_out = [h for h in annotators if any(r["annotator"] == h for r in rows)]
     by_annotator = []
     for held in held_out:

@@ -1,4 +1,4 @@
-"""Mean-position baseline on axis-aligned and oblique anisotropic grids; JSON round trip."""
+"""Mean-position baseline on axis-aligned, permuted and oblique anisotropic grids; JSON round trip."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnlandmark.evaluation.baseline import MeanPositionBaseline
+from nnlandmark.evaluation.baseline import MeanPositionBaseline, lps_box
 from nnlandmark.landmarks.geometry import ImageGeometry
 from nnlandmark.landmarks.landmark_set import LandmarkSet
 
@@ -39,9 +39,19 @@ FIXED = np.array([0.25, 0.5, 0.75])
 VARYING = np.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.2, 0.9]])
 
 
+def box(g: ImageGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """Lower corner and upper corner of the LPS box around ``g``'s voxels, from the 8 corners by plain numpy."""
+    matrix = np.asarray(g.direction).reshape(3, 3) * np.asarray(g.spacing)
+    corners = np.array([[i, j, k] for i in (-0.5, g.size[0] - 0.5) for j in (-0.5, g.size[1] - 0.5)
+                        for k in (-0.5, g.size[2] - 0.5)])
+    world = np.asarray(g.origin) + corners @ matrix.T
+    return world.min(axis=0), world.max(axis=0)
+
+
 def at(g: ImageGeometry, normalised: np.ndarray) -> np.ndarray:
-    """LPS point of a normalised position on ``g``."""
-    return g.index_to_world(np.asarray(normalised) * (np.asarray(g.size) - 1.0))[0]
+    """LPS point at a normalised position of ``g``'s LPS bounding box."""
+    low, high = box(g)
+    return low + np.asarray(normalised) * (high - low)
 
 
 def training_cases() -> list[tuple[LandmarkSet, ImageGeometry]]:
@@ -96,7 +106,8 @@ def test_json_round_trip(baseline: MeanPositionBaseline, tmp_path: Path) -> None
     baseline.to_json(path)
     assert [p.name for p in path.parent.iterdir()] == ["baseline.json"]  # no temporary file left
     document = json.loads(path.read_text())
-    assert document["landmarks"][3] == {"name": "never", "n_present": 0, "mean_normalised": None}
+    assert document["version"] == 2 and "LPS bounding box" in document["frame"]
+    assert document["landmarks"][3] == {"name": "never", "n_present": 0, "mean_in_box": None}
     loaded = MeanPositionBaseline.from_json(path)
     assert loaded.names == baseline.names and loaded.n_cases == 3
     np.testing.assert_array_equal(loaded.n_present, baseline.n_present)
@@ -108,6 +119,56 @@ def test_from_json_rejects_other_documents(tmp_path: Path) -> None:
     path.write_text(json.dumps({"format": "something else"}))
     with pytest.raises(ValueError, match="expected format"):
         MeanPositionBaseline.from_json(path)
+
+
+def test_from_json_refuses_version_1_voxel_index_files(tmp_path: Path) -> None:
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({"format": "nnlandmark.MeanPositionBaseline", "version": 1, "n_cases": 1,
+                                "landmarks": [{"name": "a", "n_present": 1, "mean_normalised": [0.5] * 3}]}))
+    with pytest.raises(ValueError, match="expected version 2 .* got 1.*refit the baseline"):
+        MeanPositionBaseline.from_json(path)
+
+
+def test_lps_box_matches_plain_corners() -> None:
+    for g in [*TRAIN, NEW]:
+        low, extent = lps_box(g)
+        want_low, want_high = box(g)
+        np.testing.assert_allclose(low, want_low, atol=1e-9)
+        np.testing.assert_allclose(low + extent, want_high, atol=1e-9)
+
+
+def covering(low: np.ndarray, high: np.ndarray, size: tuple[int, int, int], direction: np.ndarray) -> ImageGeometry:
+    """A grid with signed-permutation ``direction`` whose voxels' outer edges span exactly [low, high] in LPS."""
+    direction = np.asarray(direction, dtype=np.float64)
+    spacing, origin = np.zeros(3), np.zeros(3)
+    for j in range(3):  # index axis j runs along world axis a, in direction sign
+        a = int(np.flatnonzero(direction[:, j])[0])
+        sign = direction[a, j]
+        spacing[j] = (high[a] - low[a]) / size[j]
+        origin[a] = low[a] + spacing[j] / 2 if sign > 0 else high[a] - spacing[j] / 2
+    return geometry(size, spacing, origin, direction)
+
+
+def test_same_anatomy_in_any_orientation_is_predicted_exactly() -> None:
+    """Same physical box and landmarks, stored oblique, permuted with flips, and axis-aligned.
+
+    Averaging normalised voxel indices (the version 1 baseline) fails here: in the permuted, flipped grid a
+    landmark's normalised index is a permutation and mirror of the others', so their mean lies elsewhere.
+    """
+    oblique = geometry((40, 50, 30), (1.1, 0.9, 2.0), (5.0, -8.0, 3.0), rotation((2, -1, 1), 35))
+    low, high = box(oblique)
+    permuted = covering(low, high, (25, 70, 45), np.array([[0, 0, -1], [1, 0, 0], [0, -1, 0]]))
+    axis_aligned = covering(low, high, (33, 41, 29), np.eye(3))
+    np.testing.assert_allclose(np.concatenate(lps_box(permuted)), np.concatenate(lps_box(oblique)), atol=1e-9)
+    points = {"a": low + (high - low) * [0.2, 0.7, 0.4], "b": low + (high - low) * [0.9, 0.1, 0.55]}
+    anatomy = LandmarkSet.from_points(points)
+    baseline = MeanPositionBaseline().fit([(anatomy, oblique), (anatomy, permuted)])
+    prediction = baseline.predict(axis_aligned)
+    np.testing.assert_allclose(prediction.points, anatomy.points, atol=1e-6)
+    # the voxel-index average really differs: normalised indices of "a" in the two training grids
+    index = [g.world_to_index(anatomy.points[:1])[0] / (np.asarray(g.size) - 1.0) for g in (oblique, permuted)]
+    old = axis_aligned.index_to_world(np.mean(index, axis=0)[None] * (np.asarray(axis_aligned.size) - 1.0))[0]
+    assert np.linalg.norm(old - anatomy.points[0]) > 5.0
 
 
 def test_unfitted_and_empty() -> None:

@@ -59,7 +59,7 @@ def test_landmark_sets_round_trip() -> None:
     (1, ["best = median = worst"]), (2, ["best = median", "worst"]), (5, ["best", "median", "worst"])])
 def test_select_cases(n: int, labels: list[str]) -> None:
     table = pd.DataFrame({"method": "model", "case": [f"c{i}" for i in range(n)] + ["empty"],
-                          "n": [3] * n + [0], "mre_mm": [float(10 - i) for i in range(n)] + [float("nan")]})
+                          "n_detected": [3] * n + [0], "mre_mm": [float(10 - i) for i in range(n)] + [float("nan")]})
     chosen = select_cases(table)
     assert [label for label, _ in chosen] == labels
     assert chosen[0][1] == f"c{n - 1}" and chosen[-1][1] == "c0"  # smallest MRE first, largest last

@@ -62,9 +62,16 @@ def test_accuracy_tables(data: dict, tmp_path: Path) -> None:
     md = (tmp_path / "accuracy.md").read_text()
     for _, row in table.iterrows():
         assert f"{row.mre_mm:.2f} [{row.mre_mm_ci_low:.2f}, {row.mre_mm_ci_high:.2f}]" in md
+    assert (table["n_landmarks"] == table["n_detected"] + table["n_missed"]).all()
+    for path in ("accuracy.md", "accuracy.tex", "accuracy.html"):  # each format names its conventions
+        text = (tmp_path / path).read_text()
+        assert "SDR 2 mm, missed = fail" in text and "MRE of detected" in text
+        assert "a missed landmark counts as a failure" in text and "over detected landmarks only" in text
+        assert "denominator: the reference landmarks" in text
     write_per_landmark(errors, tmp_path / "per_landmark", dataset="toy", settings=SETTINGS)
     recompute.assert_same_table(pd.read_csv(tmp_path / "per_landmark.csv"), recompute.per_landmark(errors, BOOT),
                                 what="per landmark")
+    assert "over detected landmarks only" in (tmp_path / "per_landmark.md").read_text()
 
 
 def test_interrater_tables(data: dict, tmp_path: Path) -> None:
@@ -95,7 +102,9 @@ def test_paper_tables(data: dict, tmp_path: Path) -> None:
         ("toy", "nnLandmark", "published"), ("other", "model", "measured here"), ("other", "baseline", "measured here")]
     csv = pd.read_csv(tmp_path / "paper.csv")
     recompute.assert_same_table(csv[csv["dataset"] == "toy"].head(2).reset_index(drop=True), accuracy, what="paper")
-    assert "published: Ertl et al." in (tmp_path / "paper.md").read_text()
+    paper_md = (tmp_path / "paper.md").read_text()
+    assert "published: Ertl et al." in paper_md
+    assert "SDR 2 mm, missed = fail" in paper_md and "the ones to compare with published SDRs" in paper_md
     annotations = {REFERENCE: landmark_sets_from_errors(data["errors"], method="model", side="ref"), **data["raters"]}
     model = landmark_sets_from_errors(data["errors"], method="model", side="pred")
     interrater = write_interrater(consensus_errors(annotations, model), tmp_path / "i", dataset="toy", settings=SETTINGS)

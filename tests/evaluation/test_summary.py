@@ -37,8 +37,8 @@ def errors() -> pd.DataFrame:
 def test_summarize_columns(errors: pd.DataFrame) -> None:
     table = summarize(errors)
     assert list(table.columns) == [
-        "method", "n_cases", "n_landmarks", "mre_mm", "sd_mm", "median_mm",
-        "sdr_2mm", "sdr_2.5mm", "sdr_3mm", "sdr_4mm", "n_missed", "n_false_detections",
+        "method", "n_cases", "n_detected", "mre_mm", "sd_mm", "median_mm", "n_missed", "n_landmarks",
+        "sdr_2mm", "sdr_2.5mm", "sdr_3mm", "sdr_4mm", "n_false_detections",
     ]
     assert list(table["method"]) == ["net", "none"]
 
@@ -46,32 +46,54 @@ def test_summarize_columns(errors: pd.DataFrame) -> None:
 def test_summarize_hand_computed(errors: pd.DataFrame) -> None:
     row = summarize(errors).set_index("method").loc["net"]
     assert row["n_cases"] == 2
-    assert row["n_landmarks"] == 4
+    assert row["n_detected"] == 4 and row["n_missed"] == 1 and row["n_landmarks"] == 5
     # errors 5.0, 2.0, 2.5, 3.0: mean 12.5 / 4; squared deviations 1.875², 1.125², 0.625², 0.125².
     assert row["mre_mm"] == pytest.approx(3.125, abs=1e-12)
     assert row["sd_mm"] == pytest.approx(math.sqrt(5.1875 / 3), abs=1e-12)
     assert row["median_mm"] == pytest.approx(2.75, abs=1e-12)
-    # error <= threshold counts: 2.0 -> {2.0}; 2.5 -> {2.0, 2.5}; 3 and 4 -> {2.0, 2.5, 3.0}.
-    assert row["sdr_2mm"] == pytest.approx(25.0)
-    assert row["sdr_2.5mm"] == pytest.approx(50.0)
-    assert row["sdr_3mm"] == pytest.approx(75.0)
-    assert row["sdr_4mm"] == pytest.approx(75.0)
-    assert row["n_missed"] == 1
+    # over the 5 reference landmarks, c2/B missed (a failure): 2.0 -> {2.0}; 2.5 -> {2.0, 2.5};
+    # 3 and 4 -> {2.0, 2.5, 3.0}.
+    assert row["sdr_2mm"] == pytest.approx(20.0)
+    assert row["sdr_2.5mm"] == pytest.approx(40.0)
+    assert row["sdr_3mm"] == pytest.approx(60.0)
+    assert row["sdr_4mm"] == pytest.approx(60.0)
     assert row["n_false_detections"] == 1
+
+
+def test_declaring_landmarks_absent_never_raises_sdr(errors: pd.DataFrame) -> None:
+    """Dropping the worst prediction (c1/A, 5 mm) lowers MRE but must not raise SDR: it becomes a miss."""
+    before = summarize(errors).set_index("method").loc["net"]
+    worse = errors.copy()
+    drop = (worse["method"] == "net") & (worse["case"] == "c1") & (worse["landmark"] == "A")
+    worse.loc[drop, ["pred_present", "error_mm"]] = [False, float("nan")]
+    after = summarize(worse).set_index("method").loc["net"]
+    assert after["mre_mm"] < before["mre_mm"]  # the MRE over detected landmarks improves ...
+    assert after["n_missed"] == before["n_missed"] + 1  # ... and the miss is shown beside it
+    for column in ("sdr_2mm", "sdr_2.5mm", "sdr_3mm", "sdr_4mm"):
+        assert after[column] == pytest.approx(before[column])  # 5 mm was a failure already, and still is
+    assert after["n_landmarks"] == before["n_landmarks"] == 5
 
 
 def test_summarize_nothing_evaluated_is_nan_not_zero(errors: pd.DataFrame) -> None:
     row = summarize(errors).set_index("method").loc["none"]
-    assert row["n_cases"] == 2 and row["n_landmarks"] == 0
+    assert row["n_cases"] == 2 and row["n_detected"] == 0 and row["n_landmarks"] == 5
     assert row["n_missed"] == 5 and row["n_false_detections"] == 0
-    assert row[["mre_mm", "sd_mm", "median_mm", "sdr_2mm", "sdr_4mm"]].isna().all()
+    assert row[["mre_mm", "sd_mm", "median_mm"]].isna().all()
+    assert row["sdr_2mm"] == 0.0 and row["sdr_4mm"] == 0.0  # every reference landmark missed: a failure
+
+
+def test_sdr_undefined_without_reference_landmarks() -> None:
+    reference = {"c1": LandmarkSet.from_points({"A": None})}
+    errors = collect_errors(reference, {"c1": LandmarkSet.from_points({"A": (1, 2, 3)})}, method="net")
+    row = summarize(errors).iloc[0]
+    assert row["n_landmarks"] == 0 and row["n_false_detections"] == 1 and math.isnan(row["sdr_2mm"])
 
 
 def test_summarize_custom_thresholds(errors: pd.DataFrame) -> None:
     table = summarize(errors, sdr_thresholds_mm=(1, 5.0))
-    assert list(table.columns)[6:8] == ["sdr_1mm", "sdr_5mm"]
+    assert list(table.columns)[8:10] == ["sdr_1mm", "sdr_5mm"]
     row = table.set_index("method").loc["net"]
-    assert row["sdr_1mm"] == 0.0 and row["sdr_5mm"] == 100.0
+    assert row["sdr_1mm"] == 0.0 and row["sdr_5mm"] == 80.0  # 4 of 5 within 5 mm; the miss fails
 
 
 @pytest.mark.parametrize("thresholds", [(0.0,), (-1.0,), (float("nan"),), (2.0, 2)])
@@ -82,10 +104,12 @@ def test_summarize_rejects_bad_thresholds(errors: pd.DataFrame, thresholds: tupl
 
 def test_per_landmark_hand_computed(errors: pd.DataFrame) -> None:
     table = per_landmark(errors)
-    assert list(table.columns) == ["method", "landmark", "n", "mre_mm", "sd_mm", "median_mm", "max_mm"]
+    assert list(table.columns) == ["method", "landmark", "n_detected", "mre_mm", "sd_mm", "median_mm", "max_mm",
+                                   "n_missed", "n_false_detections"]
     net = table[table["method"] == "net"].set_index("landmark")
     assert list(net.index) == ["A", "B", "C"]
-    assert list(net["n"]) == [2, 1, 1]
+    assert list(net["n_detected"]) == [2, 1, 1]
+    assert list(net["n_missed"]) == [0, 1, 0] and list(net["n_false_detections"]) == [0, 0, 1]
     # A: 5.0 and 2.5; B: 2.0 (c2 missed); C: 3.0 (c1 reference absent).
     np.testing.assert_allclose(net["mre_mm"], [3.75, 2.0, 3.0])
     assert net.loc["A", "sd_mm"] == pytest.approx(math.sqrt(2 * 1.25**2))
@@ -93,13 +117,14 @@ def test_per_landmark_hand_computed(errors: pd.DataFrame) -> None:
     np.testing.assert_allclose(net["median_mm"], [3.75, 2.0, 3.0])
     np.testing.assert_allclose(net["max_mm"], [5.0, 2.0, 3.0])
     none = table[table["method"] == "none"]
-    assert list(none["n"]) == [0, 0, 0] and none["mre_mm"].isna().all()
+    assert list(none["n_detected"]) == [0, 0, 0] and none["mre_mm"].isna().all()
+    assert list(none["n_missed"]) == [2, 2, 1]
 
 
 def test_per_case_hand_computed(errors: pd.DataFrame) -> None:
     table = per_case(errors)
-    assert list(table.columns) == ["method", "case", "n", "mre_mm", "max_mm"]
+    assert list(table.columns) == ["method", "case", "n_detected", "mre_mm", "max_mm", "n_missed"]
     net = table[table["method"] == "net"].set_index("case")
-    assert list(net["n"]) == [2, 2]
+    assert list(net["n_detected"]) == [2, 2] and list(net["n_missed"]) == [0, 1]
     np.testing.assert_allclose(net["mre_mm"], [3.5, 2.75])
     np.testing.assert_allclose(net["max_mm"], [5.0, 3.0])

@@ -90,7 +90,8 @@ def test_every_table_is_recomputed_from_errors_and_raters(run: Path) -> None:
     recompute.assert_same_table(read(tables / "per_landmark_accuracy.csv"), landmarks, what="per landmark")
     method_major = landmarks.sort_values("method", key=lambda s: s.map({"model": 0, "baseline": 1}), kind="stable")
     recompute.assert_same_table(read(tables / "per_landmark.csv"),
-                                method_major[["method", "landmark", "n", "mre_mm", "sd_mm", "median_mm", "max_mm"]]
+                                method_major[["method", "landmark", "n_detected", "mre_mm", "sd_mm", "median_mm",
+                                              "max_mm", "n_missed", "n_false_detections"]]
                                 .reset_index(drop=True), what="per_landmark.csv")
 
     manifest = json.loads((run / config()["results"] / "demo" / "nnunet" / "nnUNet_raw" / "manifest.json").read_text())

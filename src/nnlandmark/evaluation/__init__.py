@@ -19,6 +19,7 @@ from nnlandmark.evaluation.interrater_summary import (
     summarize_rater_pairs,
 )
 from nnlandmark.evaluation.plots import plot_cumulative_errors, plot_per_landmark_errors
+from nnlandmark.evaluation.reference_mode import ReferenceMode, resolve_reference_mode
 from nnlandmark.evaluation.statistics import BootstrapSettings, case_bootstrap_means, wilcoxon_paired
 from nnlandmark.evaluation.summary import (
     DEFAULT_SDR_THRESHOLDS_MM,
@@ -34,6 +35,7 @@ __all__ = [
     "ERROR_COLUMNS",
     "BootstrapSettings",
     "MeanPositionBaseline",
+    "ReferenceMode",
     "accuracy_table",
     "case_bootstrap_means",
     "collect_errors",
@@ -48,6 +50,7 @@ __all__ = [
     "plot_cumulative_errors",
     "plot_per_landmark_errors",
     "radial_errors",
+    "resolve_reference_mode",
     "sdr_column",
     "summarize",
     "summarize_consensus",

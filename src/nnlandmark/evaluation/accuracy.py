@@ -1,4 +1,9 @@
-"""Accuracy tables with bootstrap confidence intervals: per method, and per method and landmark."""
+"""Accuracy tables with bootstrap confidence intervals: per method, and per method and landmark.
+
+Each interval resamples the rows its point estimate is computed from: the MRE's the detected landmarks,
+an SDR's every landmark present in the reference with a missed one scored as a failure (see
+:mod:`nnlandmark.evaluation.summary`).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from nnlandmark.evaluation.summary import (
     check_thresholds,
     per_landmark,
     sdr_column,
+    success,
     summarize,
 )
 
@@ -23,16 +29,23 @@ def ci_columns(column: str) -> tuple[str, str]:
     return f"{column}_ci_low", f"{column}_ci_high"
 
 
-def _intervals(group: pd.DataFrame, thresholds: Sequence[float], settings: BootstrapSettings) -> dict[str, float]:
-    """CI bounds of MRE and each SDR over the evaluated rows of ``group``."""
-    values = group["error_mm"].to_numpy(dtype=np.float64)
-    columns = {"mre_mm": values}
-    for t in thresholds:
-        columns[sdr_column(t)] = 100.0 * (values <= t)
-    bounds = case_bootstrap_means(group["case"].to_numpy(), columns, settings=settings)
+def _bounds(cases: np.ndarray, columns: dict[str, np.ndarray], settings: BootstrapSettings) -> dict[str, float]:
+    """``{<column>_ci_low: ..., <column>_ci_high: ...}`` of every column, resampling ``cases``."""
     out = {}
-    for name, (low, high) in bounds.items():
+    for name, (low, high) in case_bootstrap_means(cases, columns, settings=settings).items():
         out.update(dict(zip(ci_columns(name), (low, high))))
+    return out
+
+
+def _intervals(group: pd.DataFrame, thresholds: Sequence[float], settings: BootstrapSettings) -> dict[str, float]:
+    """CI bounds of the MRE (detected rows of ``group``) and each SDR (reference-present rows, missed = 0)."""
+    detected = group[group["ref_present"].astype(bool) & group["pred_present"].astype(bool)]
+    out = _bounds(detected["case"].to_numpy(), {"mre_mm": detected["error_mm"].to_numpy(dtype=np.float64)},
+                  settings)
+    scored = group[group["ref_present"].astype(bool)]
+    values = scored["error_mm"].to_numpy(dtype=np.float64)
+    out.update(_bounds(scored["case"].to_numpy(), {sdr_column(t): success(values, t) for t in thresholds},
+                       settings))
     return out
 
 
@@ -44,37 +57,36 @@ def accuracy_table(
 ) -> pd.DataFrame:
     """:func:`summarize` per method, with a bootstrap CI (over cases) beside MRE and every SDR.
 
-    Columns: method, n_cases, n_landmarks, mre_mm, mre_mm_ci_low, mre_mm_ci_high, sd_mm, median_mm,
-    then per threshold sdr_<t>mm and its two bounds, then n_missed and n_false_detections.
+    Columns: method, n_cases, n_detected, mre_mm, mre_mm_ci_low, mre_mm_ci_high, sd_mm, median_mm,
+    n_missed (all over detected landmarks), n_landmarks, then per threshold sdr_<t>mm and its two bounds
+    (over every reference landmark, missed = failure), then n_false_detections.
     """
     thresholds = check_thresholds(sdr_thresholds_mm)
     summary = summarize(errors, sdr_thresholds_mm=thresholds)
-    evaluated = errors.loc[evaluated_mask(errors)]
+    evaluated_mask(errors)  # refuse an inconsistent table before resampling it
     rows = []
     for _, row in summary.iterrows():
-        group = evaluated[evaluated["method"] == row["method"]]
+        group = errors[errors["method"] == row["method"]]
         rows.append({**row.to_dict(), **_intervals(group, thresholds, settings)})
-    columns = ["method", "n_cases", "n_landmarks", "mre_mm", *ci_columns("mre_mm"), "sd_mm", "median_mm"]
+    columns = ["method", "n_cases", "n_detected", "mre_mm", *ci_columns("mre_mm"), "sd_mm", "median_mm",
+               "n_missed", "n_landmarks"]
     for t in thresholds:
         columns += [sdr_column(t), *ci_columns(sdr_column(t))]
-    columns += ["n_missed", "n_false_detections"]
+    columns += ["n_false_detections"]
     return pd.DataFrame(rows, columns=columns)
 
 
 def per_landmark_accuracy(
     errors: pd.DataFrame, *, settings: BootstrapSettings = DEFAULT_BOOTSTRAP
 ) -> pd.DataFrame:
-    """:func:`per_landmark` with the MRE's bootstrap CI over cases, and missed / false detections counted.
+    """:func:`per_landmark` with the MRE's bootstrap CI over cases (detected landmarks).
 
-    Columns: method, landmark, n, mre_mm, mre_mm_ci_low, mre_mm_ci_high, sd_mm, median_mm, max_mm,
+    Columns: method, landmark, n_detected, mre_mm, mre_mm_ci_low, mre_mm_ci_high, sd_mm, median_mm, max_mm,
     n_missed, n_false_detections.
     """
     table = per_landmark(errors)
     mask = evaluated_mask(errors)
-    ref = errors["ref_present"].astype(bool)
-    pred = errors["pred_present"].astype(bool)
     low, high = [], []
-    missed, false = [], []
     for _, row in table.iterrows():
         rows = (errors["method"] == row["method"]) & (errors["landmark"] == row["landmark"])
         group = errors.loc[rows & mask]
@@ -82,10 +94,6 @@ def per_landmark_accuracy(
                                       settings=settings)["mre_mm"]
         low.append(bounds[0])
         high.append(bounds[1])
-        missed.append(int((rows & ref & ~pred).sum()))
-        false.append(int((rows & ~ref & pred).sum()))
     table.insert(table.columns.get_loc("mre_mm") + 1, "mre_mm_ci_low", low)
     table.insert(table.columns.get_loc("mre_mm_ci_low") + 1, "mre_mm_ci_high", high)
-    table["n_missed"] = missed
-    table["n_false_detections"] = false
     return table

@@ -1,7 +1,8 @@
-"""A naive reference method: each landmark at its mean position in normalised image coordinates."""
+"""A naive reference method: each landmark at its mean position in the image's physical (LPS) bounding box."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -18,23 +19,35 @@ from nnlandmark.landmarks.landmark_set import LandmarkSet
 logger = logging.getLogger(__name__)
 
 _FORMAT = "nnlandmark.MeanPositionBaseline"
-_VERSION = 1
+_VERSION = 2
+FRAME = "axis-aligned LPS bounding box of the image's voxels (outer edges), normalised to [0, 1] per axis"
 
 
-def _extent(geometry: ImageGeometry) -> np.ndarray:
-    """size - 1 per axis: the index span that normalised coordinates 0..1 cover."""
-    extent = np.asarray(geometry.size, dtype=np.float64) - 1.0
-    if np.any(extent <= 0):
-        raise ValueError(f"normalised coordinates need at least 2 voxels per axis, got size {geometry.size}")
-    return extent
+def lps_box(geometry: ImageGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """Lower corner and size (mm) of the axis-aligned LPS box around the image's voxels.
+
+    The 8 outer corners (continuous indices -0.5 and size - 0.5) are mapped to LPS mm and bounded, so the
+    box depends on where the image lies in space, not on how its voxels are stored (axis order, flips,
+    oblique direction cosines).
+    """
+    size = np.asarray(geometry.size, dtype=np.float64)
+    corners = np.array(list(itertools.product(*[(-0.5, n - 0.5) for n in size])))
+    world = geometry.index_to_world(corners)
+    low, extent = world.min(axis=0), world.max(axis=0) - world.min(axis=0)
+    if not np.all(extent > 0):
+        raise ValueError(f"expected an image with a positive physical extent, got {extent} mm for {geometry}")
+    return low, extent
 
 
 class MeanPositionBaseline:
-    """Predicts every landmark at its training mean of (continuous ITK index) / (size - 1).
+    """Predicts every landmark at its training mean position in normalised LPS-box coordinates.
 
-    Landmarks never present in training are predicted absent; the others are always present, with NaN
-    confidence. Normalising by the grid makes the baseline follow each image's field of view, including
-    oblique and anisotropic grids, without any image content.
+    Each training landmark is expressed as ``(point - low) / extent`` in its image's :func:`lps_box`,
+    averaged over the cases where it is present, and mapped back into the test image's box. Working in
+    physical space makes the baseline independent of how each image is stored (voxel axis order, flips,
+    oblique direction cosines), while still following each image's field of view; normalised voxel
+    indices, averaged over differently oriented images, would mix up axes. Landmarks never present in
+    training are predicted absent; the others are always present, with NaN confidence.
     """
 
     def __init__(
@@ -57,14 +70,15 @@ class MeanPositionBaseline:
         self.n_cases = int(n_cases)
 
     def fit(self, cases: Iterable[tuple[LandmarkSet, ImageGeometry]]) -> MeanPositionBaseline:
-        """Average normalised positions over the training cases (present landmarks only); returns self."""
+        """Average LPS-box coordinates over the training cases (present landmarks only); returns self."""
         names: list[str] = []
         sums: dict[str, np.ndarray] = {}
         counts: dict[str, int] = {}
         n_cases = 0
         for landmarks, geometry in cases:
             n_cases += 1
-            normalised = geometry.world_to_index(landmarks.points) / _extent(geometry)
+            low, extent = lps_box(geometry)
+            normalised = (landmarks.points - low) / extent
             for name, row, present in zip(landmarks.names, normalised, landmarks.present):
                 if name not in counts:
                     names.append(name)
@@ -87,10 +101,11 @@ class MeanPositionBaseline:
         return self
 
     def predict(self, geometry: ImageGeometry) -> LandmarkSet:
-        """Landmarks on ``geometry``: index = mean * (size - 1), mapped to LPS mm."""
+        """Landmarks on ``geometry``: LPS mm = low + mean * extent of the image's :func:`lps_box`."""
         if self.n_cases == 0:
             raise RuntimeError("MeanPositionBaseline is not fitted; call fit() or from_json() first")
-        points = geometry.index_to_world(self.mean_normalised * _extent(geometry))
+        low, extent = lps_box(geometry)
+        points = low + self.mean_normalised * extent
         present = self.n_present > 0
         return LandmarkSet(self.names, points, present, np.full(len(self.names), np.nan))
 
@@ -100,12 +115,13 @@ class MeanPositionBaseline:
         document = {
             "format": _FORMAT,
             "version": _VERSION,
+            "frame": FRAME,
             "n_cases": self.n_cases,
             "landmarks": [
                 {
                     "name": name,
                     "n_present": int(n),
-                    "mean_normalised": None if n == 0 else [float(v) for v in mean],
+                    "mean_in_box": None if n == 0 else [float(v) for v in mean],
                 }
                 for name, mean, n in zip(self.names, self.mean_normalised, self.n_present)
             ],
@@ -131,10 +147,14 @@ class MeanPositionBaseline:
             raise ValueError(f"expected format {_FORMAT!r} in {path}, got {document.get('format')!r}"
                              if isinstance(document, dict) else f"expected a JSON object in {path}")
         if document.get("version") != _VERSION:
-            raise ValueError(f"expected version {_VERSION} in {path}, got {document.get('version')!r}")
+            raise ValueError(
+                f"expected version {_VERSION} in {path}, got {document.get('version')!r}: version 1 stored "
+                "means of normalised voxel indices, which depend on each image's orientation; refit the "
+                f"baseline (rule predict_baseline) to get version {_VERSION} ({FRAME})"
+            )
         names, means, counts = [], [], []
         for i, entry in enumerate(document["landmarks"]):
-            mean = entry["mean_normalised"]
+            mean = entry["mean_in_box"]
             n = int(entry["n_present"])
             if (mean is None) != (n == 0) or (mean is not None and len(mean) != 3):
                 raise ValueError(

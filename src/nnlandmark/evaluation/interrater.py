@@ -8,6 +8,14 @@ Wherever a case has two or more annotations:
   annotations of that case that mark the landmark present (absent when none does). The model's prediction
   is compared with the very same consensus point, so annotation and model are judged on the same cases,
   landmarks and targets, and their errors pair up for a signed-rank test.
+
+When the reference is itself the raters' consensus (``reference_is_consensus``, e.g. the AFIDs ground
+truth is the mean of its raters), it is left out of the annotations: it contains each rater, so it would
+pull every leave-one-out consensus towards the held-out rater and make rater-vs-reference distances small by
+construction. Each rater is then compared with the mean of the *other raters*, and the model with that same
+point. Comparing the model with the mean of all raters (the reference) instead would give it a less noisy
+target (a mean of n raters rather than n - 1) than the rater it is set against, favouring the model; its
+error against the reference is the accuracy table's.
 """
 
 from __future__ import annotations
@@ -28,6 +36,26 @@ CONSENSUS_RULE = (
     "leave-one-out consensus: the mean (LPS mm) of the other annotations of the case that mark the "
     "landmark present (the reference counts as one annotation); absent when none does"
 )
+RATER_CONSENSUS_RULE = (
+    "leave-one-out consensus: the mean (LPS mm) of the other raters of the case that mark the landmark "
+    "present; the reference, itself the raters' mean, is left out (it contains the held-out rater), and the "
+    "model is measured against the same point (its error against the reference, the mean of all raters, is "
+    "the accuracy table's); absent when no other rater marks the landmark"
+)
+
+
+def consensus_rule(reference_is_consensus: bool) -> str:
+    """How the consensus is formed, for captions."""
+    return RATER_CONSENSUS_RULE if reference_is_consensus else CONSENSUS_RULE
+
+
+def compared_annotations(
+    annotations: Mapping[str, Mapping[str, LandmarkSet]], *, reference_is_consensus: bool
+) -> Mapping[str, Mapping[str, LandmarkSet]]:
+    """The annotations that take part: all of them, or the raters only when the reference is their consensus."""
+    if not reference_is_consensus:
+        return annotations
+    return {a: per_case for a, per_case in annotations.items() if a != REFERENCE}
 PAIR_COLUMNS = ["annotator_a", "annotator_b", "case", "landmark", "a_present", "b_present", "error_mm"]
 CONSENSUS_COLUMNS = [
     "annotator", "case", "landmark", "consensus_of", "n_consensus", "annotator_present", "consensus_present",
@@ -57,11 +85,15 @@ def _distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.linalg.norm(a - b, axis=1)
 
 
-def pairwise_rater_errors(annotations: Mapping[str, Mapping[str, LandmarkSet]]) -> pd.DataFrame:
+def pairwise_rater_errors(
+    annotations: Mapping[str, Mapping[str, LandmarkSet]], *, reference_is_consensus: bool = False
+) -> pd.DataFrame:
     """One row per pair of annotators (in the mapping's order), case with both annotations, and landmark.
 
-    ``error_mm`` is NaN unless both annotations mark the landmark present.
+    ``error_mm`` is NaN unless both annotations mark the landmark present. With ``reference_is_consensus``
+    the reference is left out (pairs of raters only).
     """
+    annotations = compared_annotations(annotations, reference_is_consensus=reference_is_consensus)
     names = _names(annotations)
     frames = []
     for a, b in itertools.combinations(list(annotations), 2):
@@ -78,14 +110,19 @@ def pairwise_rater_errors(annotations: Mapping[str, Mapping[str, LandmarkSet]]) 
 
 
 def consensus_errors(
-    annotations: Mapping[str, Mapping[str, LandmarkSet]], model: Mapping[str, LandmarkSet]
+    annotations: Mapping[str, Mapping[str, LandmarkSet]],
+    model: Mapping[str, LandmarkSet],
+    *,
+    reference_is_consensus: bool = False,
 ) -> pd.DataFrame:
     """Each annotation and the model against the leave-one-out consensus of the other annotations.
 
     One row per held-out annotator, case (with a model prediction and at least one other annotation) and
     landmark. ``consensus_of`` names the annotations averaged for that row (``;``-separated);
     ``annotator_error_mm`` / ``model_error_mm`` are NaN unless both points they compare are present.
+    With ``reference_is_consensus`` the reference is left out: raters are held out against the other raters.
     """
+    annotations = compared_annotations(annotations, reference_is_consensus=reference_is_consensus)
     names = _names(annotations)
     cases = [c for c in multi_annotated_cases(annotations) if c in model]
     skipped = sorted(set(multi_annotated_cases(annotations)) - set(cases))

@@ -56,6 +56,12 @@ def summarize_rater_pairs(pairs: pd.DataFrame, *, settings: BootstrapSettings = 
 
 
 POOLED_CONSENSUS = "leave-one-out mean of the other annotations of each case"
+POOLED_RATER_CONSENSUS = "leave-one-out mean of the other raters of each case (reference, their mean, left out)"
+
+
+def pooled_consensus(reference_is_consensus: bool) -> str:
+    """The consensus text of pooled rows."""
+    return POOLED_RATER_CONSENSUS if reference_is_consensus else POOLED_CONSENSUS
 
 
 def _consensus_text(group: pd.DataFrame) -> str:
@@ -87,7 +93,11 @@ def _consensus_row(group: pd.DataFrame, settings: BootstrapSettings, *, consensu
 
 
 def summarize_consensus(
-    consensus: pd.DataFrame, *, by: str = "annotator", settings: BootstrapSettings = DEFAULT_BOOTSTRAP
+    consensus: pd.DataFrame,
+    *,
+    by: str = "annotator",
+    settings: BootstrapSettings = DEFAULT_BOOTSTRAP,
+    reference_is_consensus: bool = False,
 ) -> pd.DataFrame:
     """Annotation vs model against the same leave-one-out consensus, per ``by`` value and pooled.
 
@@ -98,6 +108,8 @@ def summarize_consensus(
     absent), ``n_annotator_extra`` (annotation present, consensus absent), ``n_model_missed`` and
     ``n_model_false_detections`` (the same for the model). CIs resample cases; the test treats the pairs as
     independent although landmarks of one case are not, so read its p-value as descriptive.
+    ``reference_is_consensus`` (as given to :func:`~nnlandmark.evaluation.interrater.consensus_errors`) only
+    changes the pooled rows' ``consensus`` text.
     """
     if by not in ("annotator", "landmark"):
         raise ValueError(f"expected by='annotator' or 'landmark', got {by!r}")
@@ -107,17 +119,22 @@ def summarize_consensus(
         groups.append((ALL, consensus))
     rows = []
     for key, group in groups:
-        text = _consensus_text(group) if by == "annotator" and key != ALL else POOLED_CONSENSUS
+        text = _consensus_text(group) if by == "annotator" and key != ALL else pooled_consensus(reference_is_consensus)
         rows.append({by: key, **_consensus_row(group, settings, consensus=text)})
     return pd.DataFrame(rows, columns=columns)
 
 
 def interrater_per_landmark(
-    consensus: pd.DataFrame, pairs: pd.DataFrame, *, settings: BootstrapSettings = DEFAULT_BOOTSTRAP
+    consensus: pd.DataFrame,
+    pairs: pd.DataFrame,
+    *,
+    settings: BootstrapSettings = DEFAULT_BOOTSTRAP,
+    reference_is_consensus: bool = False,
 ) -> pd.DataFrame:
     """:func:`summarize_consensus` by landmark, with the rater-vs-rater MRE of all pairs beside it
     (``pairwise_n``: landmarks both annotations of a pair mark present; ``pairwise_mre_mm``)."""
-    table = summarize_consensus(consensus, by="landmark", settings=settings)
+    table = summarize_consensus(consensus, by="landmark", settings=settings,
+                                reference_is_consensus=reference_is_consensus)
     both = pairs[pairs["a_present"].astype(bool) & pairs["b_present"].astype(bool)]
     pairwise = both.groupby("landmark", sort=False)["error_mm"].agg(["size", "mean"])
     table.insert(4, "pairwise_n", [int(pairwise["size"].get(k, 0)) for k in table["landmark"]])

@@ -61,11 +61,18 @@ def plot_per_landmark_errors(errors: pd.DataFrame, path: FigurePaths) -> None:
     save_figure(figure, path)
 
 
-def _step_curve(values: np.ndarray, d_max: float) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative percentage steps from (0, 0) to the largest value, then flat to ``d_max``."""
-    values = np.sort(values)
-    percent = 100.0 * np.arange(1, values.size + 1) / values.size
-    return np.concatenate([[0.0], values, [d_max]]), np.concatenate([[0.0], percent, [100.0]])
+def step_curve(values: np.ndarray, d_max: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative percentage steps from (0, 0) to the largest finite value, then flat to ``d_max``.
+
+    NaN values (missed landmarks) count in the denominator but never succeed, so the curve ends below
+    100 % and meets the SDR (missed = failure) at every threshold.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    total = values.size
+    found = np.sort(values[np.isfinite(values)])
+    percent = 100.0 * np.arange(1, found.size + 1) / total
+    end = 100.0 * found.size / total
+    return np.concatenate([[0.0], found, [d_max]]), np.concatenate([[0.0], percent, [end]])
 
 
 def plot_cumulative_errors(
@@ -75,7 +82,8 @@ def plot_cumulative_errors(
     sdr_thresholds_mm: Sequence[float] = DEFAULT_SDR_THRESHOLDS_MM,
     extra_curves: Mapping[str, np.ndarray] | None = None,
 ) -> None:
-    """Percentage of evaluated landmarks with radial error <= d, against d; SDR thresholds dotted.
+    """Percentage of reference landmarks predicted within d mm, against d (missed ones never are, as in
+    the SDR columns); SDR thresholds dotted.
 
     ``extra_curves`` adds dashed curves on the same axes, e.g. ``{"inter-rater: ...": distances_mm}``
     (empty arrays are skipped). ``path``: one .png/.svg path or several.
@@ -89,11 +97,14 @@ def plot_cumulative_errors(
     ax = figure.add_subplot()
     largest = [float(table["error_mm"].max()), *(float(v.max()) for v in extra.values())]
     d_max = max(*largest, max(thresholds, default=0.0)) * 1.05
-    for method, group in table.groupby("method", sort=False):
-        x, y = _step_curve(group["error_mm"].to_numpy(dtype=np.float64), d_max)
-        ax.step(x, y, where="post", label=f"{method} (n = {group.shape[0]})")
+    scored = errors[errors["ref_present"].astype(bool)]
+    for method, group in scored.groupby("method", sort=False):
+        values = group["error_mm"].to_numpy(dtype=np.float64)
+        missed = int(np.isnan(values).sum())
+        x, y = step_curve(values, d_max)
+        ax.step(x, y, where="post", label=f"{method} (n = {values.size}, {missed} missed)")
     for i, (label, values) in enumerate(extra.items()):
-        x, y = _step_curve(values, d_max)
+        x, y = step_curve(values, d_max)
         ax.step(x, y, where="post", linestyle="--", color="black" if i == 0 else None, linewidth=1.5,
                 label=f"{label} (n = {values.size})")
     for i, t in enumerate(thresholds):
@@ -102,7 +113,7 @@ def plot_cumulative_errors(
     ax.set_xlim(0, d_max)
     ax.set_ylim(0, 101)
     ax.set_xlabel("Radial error threshold d (mm)")
-    ax.set_ylabel("Evaluated landmarks with error ≤ d (%)")
+    ax.set_ylabel("Reference landmarks within d, missed = fail (%)")
     ax.set_title("Cumulative radial error")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize="small")

@@ -50,10 +50,10 @@ def select_cases(per_case_table: pd.DataFrame, *, method: str = "model") -> list
     """``[(label, case)]`` for the best, median (lower middle) and worst case by ``method``'s MRE.
 
     ``per_case_table`` as from :func:`~nnlandmark.evaluation.summary.per_case`; cases with nothing
-    evaluated are left out; ties go by case name. A case that is several of these appears once, with
+    detected are left out; ties go by case name. A case that is several of these appears once, with
     the labels joined (``"best = median"``).
     """
-    rows = per_case_table[(per_case_table["method"] == method) & (per_case_table["n"] > 0)]
+    rows = per_case_table[(per_case_table["method"] == method) & (per_case_table["n_detected"] > 0)]
     rows = rows.sort_values(["mre_mm", "case"], kind="stable").reset_index(drop=True)
     if rows.empty:
         return []
