@@ -10,6 +10,7 @@ import pytest
 import SimpleITK as sitk
 
 from nnlandmark.dataset_conversion.nnunet_raw import write_nnunet_raw_dataset
+from nnlandmark.datasets.checks import DatasetError
 from nnlandmark.datasets.folder import load_folder_dataset
 from nnlandmark.landmarks import ImageGeometry, LandmarkError, LandmarkSet, read_landmarks, write_landmarks
 from tests.conftest import write_case
@@ -63,7 +64,7 @@ def test_conversion_writes_nnunet_layout(tmp_path: Path, oblique_geometry: Image
 def test_unknown_test_case_is_named(tmp_path: Path, oblique_geometry: ImageGeometry) -> None:
     make_folder_dataset(tmp_path / "src", oblique_geometry)
     cases, names = load_folder_dataset(tmp_path / "src" / "images", tmp_path / "src" / "landmarks")
-    with pytest.raises(ValueError, match="test_cases not in the dataset: nope"):
+    with pytest.raises(DatasetError, match=r"test_cases entries nope do not exist in the dataset \(7 cases"):
         write_nnunet_raw_dataset(cases, raw_root=tmp_path / "raw", dataset_id=42, name="Toy", landmark_names=names,
                                  test_cases=["nope"], channel_name="CT")
     assert not (tmp_path / "raw" / "Dataset042_Toy").exists()

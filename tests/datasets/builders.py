@@ -1,4 +1,4 @@
-"""Fixture data in the real layouts (MML release, AFIDs BIDS sources) and a loopback file/S3 server."""
+"""Fixture data in the real layouts (own folders, MML release, AFIDs BIDS sources) and a loopback server."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import zipfile
 from collections.abc import Iterable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
@@ -17,7 +17,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from nnlandmark.datasets.afids import LANDMARK_NAMES as AFIDS_NAMES
-from nnlandmark.landmarks import ImageGeometry
+from nnlandmark.landmarks import ImageGeometry, LandmarkSet, write_landmarks
 from tests.conftest import oblique_direction
 
 # MML: the header spacing is deliberately wrong; *_spacing.npy holds the true one.
@@ -39,6 +39,35 @@ def write_image(path: Path, geometry: ImageGeometry, *, seed: int = 0) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     sitk.WriteImage(image, str(path))
     return path
+
+
+# A tiny own-data dataset: 8x8x6 oblique, anisotropic images away from the world origin, so that a RAS
+# reading of LPS points (x and y negated) falls outside the image.
+FOLDER_GEOMETRY = ImageGeometry(size=(8, 8, 6), spacing=(0.9, 1.3, 2.5), origin=(20.0, 30.0, 5.0),
+                                direction=oblique_direction(25.0, (1.0, 2.0, 3.0)))
+FOLDER_NAMES = ("nasion", "sella", "menton")
+# One reference format per case, so that every reader is part of the valid dataset.
+FOLDER_SUFFIXES = (".json", ".fcsv", ".mrk.json", ".csv")
+
+
+def folder_landmarks(case: int, geometry: ImageGeometry = FOLDER_GEOMETRY) -> LandmarkSet:
+    """Three LPS landmarks well inside ``geometry``, shifted a little per case."""
+    index = np.array([[2.0, 2.0, 1.5], [5.0, 3.0, 2.5], [3.0, 5.5, 3.5]]) + 0.2 * case
+    return LandmarkSet(FOLDER_NAMES, geometry.index_to_world(index), np.ones(3, dtype=bool))
+
+
+def write_folder_dataset(root: Path, *, n_cases: int = 4) -> dict[str, Any]:
+    """images/, landmarks/ (each case another format) and rater folder a/rater1/; returns the config block."""
+    for case in range(n_cases):
+        write_image(root / "images" / f"case{case}.nii.gz", FOLDER_GEOMETRY, seed=case)
+        (root / "landmarks").mkdir(parents=True, exist_ok=True)
+        suffix = FOLDER_SUFFIXES[case % len(FOLDER_SUFFIXES)]
+        write_landmarks(root / "landmarks" / f"case{case}{suffix}", folder_landmarks(case))
+        (root / "a" / "rater1").mkdir(parents=True, exist_ok=True)
+        write_landmarks(root / "a" / "rater1" / f"case{case}.mrk.json", folder_landmarks(case))
+    return {"format": "folder", "dataset_id": 1, "name": "Bad", "images": str(root / "images"),
+            "landmarks": str(root / "landmarks"), "raters": [str(root / "a" / "rater1")],
+            "test_cases": [f"case{n_cases - 1}"]}
 
 
 def mml_indices(seed: int, *, complete: bool) -> np.ndarray:

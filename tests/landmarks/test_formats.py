@@ -171,13 +171,29 @@ def _mrk(system: str, points: list[dict]) -> str:
 def test_mrk_json_ras_is_read_as_lps(tmp_path: Path) -> None:
     points = [
         {"label": "AC", "position": [10.5, -20.25, 30.0], "positionStatus": "defined"},
-        {"label": "PC", "position": [-1.0, 2.0, -3.5], "positionStatus": "preview"},
+        {"label": "PC", "position": [-1.0, 2.0, -3.5]},
         {"label": "RC", "position": "", "positionStatus": "undefined"},
     ]
     got = read_landmarks(_write(tmp_path / "case.mrk.json", _mrk("RAS", points)))
     assert got.names == ("AC", "PC", "RC")
     assert got.present.tolist() == [True, True, False]
     np.testing.assert_allclose(got.points[:2], [RAS_EXPECTED_LPS["AC"], RAS_EXPECTED_LPS["PC"]], atol=1e-12)
+
+
+@pytest.mark.parametrize(("status", "level"), [("missing", logging.INFO), ("preview", logging.WARNING)])
+def test_mrk_json_unplaced_points_are_absent(tmp_path: Path, caplog, status: str, level: int) -> None:
+    """Slicer writes "missing" for a skipped point and "preview" for one still being placed: not landmarks."""
+    points = [
+        {"label": "AC", "position": [10.5, -20.25, 30.0], "positionStatus": "defined"},
+        {"label": "PC", "position": [-1.0, 2.0, -3.5], "positionStatus": status},
+    ]
+    with caplog.at_level(logging.INFO, logger="nnlandmark.landmarks.mrk_json_io"):
+        got = read_landmarks(_write(tmp_path / "case.mrk.json", _mrk("LPS", points)))
+    assert got.names == ("AC", "PC") and got.present.tolist() == [True, False]
+    assert got.point("PC") is None
+    [record] = caplog.records
+    assert record.levelno == level and "case.mrk.json" in record.message and "'PC'" in record.message
+    assert status in record.message
 
 
 def test_json_ras_is_read_as_lps(tmp_path: Path) -> None:

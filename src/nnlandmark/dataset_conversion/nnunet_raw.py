@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from nnlandmark.dataset_conversion.blobs import blob_radius_mm, paint_landmark_blobs
 from nnlandmark.dataset_conversion.source_case import SourceCase
+from nnlandmark.datasets.checks import check_fold_count, check_test_cases
 from nnlandmark.landmarks import ImageGeometry, write_landmarks
 
 log = logging.getLogger(__name__)
@@ -50,13 +51,10 @@ def write_nnunet_raw_dataset(
     """
     names = tuple(landmark_names)
     by_id = {c.case_id: c for c in cases}
-    unknown = sorted(set(test_cases) - set(by_id))
-    if unknown:
-        raise ValueError(f"test_cases not in the dataset: {', '.join(unknown)}")
+    check_test_cases(test_cases, by_id)
     train_ids = sorted(c for c in by_id if c not in set(test_cases))
     test_ids = sorted(test_cases)
-    if len(train_ids) < num_folds:
-        raise ValueError(f"{num_folds}-fold cross-validation needs >= {num_folds} training cases, got {len(train_ids)}")
+    check_fold_count(len(train_ids), num_folds, n_test=len(test_ids))
 
     final = Path(raw_root) / dataset_folder_name(dataset_id, name)
     tmp = final.with_name(final.name + ".partial")

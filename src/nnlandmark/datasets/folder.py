@@ -7,8 +7,18 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from nnlandmark.dataset_conversion.source_case import SourceCase
-from nnlandmark.datasets.checks import check_image, check_inside, checked_landmarks, reference_names
-from nnlandmark.landmarks import read_landmarks
+from nnlandmark.datasets.checks import (
+    DatasetError,
+    MissingFileError,
+    check_image,
+    check_inside,
+    check_landmark_names,
+    check_not_empty,
+    checked_landmarks,
+    fit_undeclared_system,
+    reference_names,
+)
+from nnlandmark.landmarks import ImageGeometry, LandmarkSet, declares_coordinate_system, read_landmarks
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +35,30 @@ def split_suffix(path: Path, suffixes: Sequence[str]) -> tuple[str, str] | None:
 
 
 def index_folder(
-    folder: Path, suffixes: Sequence[str], *, what: str, case_id_of: Callable[[str], str] = str
+    folder: Path,
+    suffixes: Sequence[str],
+    *,
+    what: str,
+    key: str | None = None,
+    case_id_of: Callable[[str], str] = str,
 ) -> dict[str, Path]:
     """Map case id -> file for the files of ``folder`` with a known suffix; duplicates are an error.
 
-    ``case_id_of`` turns a file name without its suffix into the case id (e.g. drops nnU-Net's ``_0000``).
+    ``key`` names the config entry that gave ``folder``, for the messages. ``case_id_of`` turns a file
+    name without its suffix into the case id (e.g. drops nnU-Net's ``_0000``).
     """
     folder = Path(folder)
+    named = f"{key}: " if key else ""
+    if folder.is_file():
+        message = (
+            f"{named}{folder} is a file, not a folder; set {key or 'it'} to the folder that holds the "
+            f"<case>{{{','.join(suffixes)}}} files"
+        )
+        raise DatasetError(message)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{what} folder {folder} does not exist; check the path")
+        cwd = Path.cwd()
+        message = f"{named}{what} folder {folder} does not exist; check the path (relative to {cwd})"
+        raise MissingFileError(message)
     found: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
         parsed = split_suffix(path, suffixes)
@@ -41,11 +66,35 @@ def index_folder(
             continue
         case_id = case_id_of(parsed[0])
         if case_id in found:
-            raise ValueError(f"two {what} files for case {case_id!r}: {found[case_id].name} and {path.name} in {folder}")
+            first = found[case_id].name
+            raise DatasetError(f"two {what} files for case {case_id!r}: {first} and {path.name} in {folder}")
         found[case_id] = path
     if not found:
-        raise FileNotFoundError(f"no {what} files ({', '.join(suffixes)}) in {folder}")
+        raise MissingFileError(f"{named}no {what} files ({', '.join(suffixes)}) in {folder}")
     return found
+
+
+def read_source_landmarks(path: Path) -> LandmarkSet:
+    """A case's landmark file, which must list landmarks (an .fcsv without coordinate system: as RAS)."""
+    landmarks = read_landmarks(path, fcsv_undeclared="RAS")  # fitted_landmarks checks RAS against the image
+    check_not_empty(landmarks, source=path)
+    return landmarks
+
+
+def fitted_landmarks(
+    landmarks: LandmarkSet,
+    geometry: ImageGeometry,
+    names: Sequence[str],
+    *,
+    source: Path,
+    reference: Path | str,
+) -> LandmarkSet:
+    """``landmarks`` of ``source`` in the order of ``names``, checked to lie inside their image."""
+    if not declares_coordinate_system(source):
+        landmarks = fit_undeclared_system(landmarks, geometry, source=source)
+    landmarks = checked_landmarks(landmarks, names, source=source, reference=reference)
+    check_inside(landmarks, geometry, source=source)
+    return landmarks
 
 
 def load_folder_dataset(
@@ -56,39 +105,45 @@ def load_folder_dataset(
     landmark_names: Sequence[str] | None = None,
 ) -> tuple[list[SourceCase], tuple[str, ...]]:
     """Read and check a folder dataset; returns its cases and the landmark names in order."""
-    image_files = index_folder(images, IMAGE_SUFFIXES, what="image")
-    landmark_files = index_folder(landmarks, LANDMARK_SUFFIXES, what="landmark")
+    image_files = index_folder(images, IMAGE_SUFFIXES, what="image", key="images")
+    landmark_files = index_folder(landmarks, LANDMARK_SUFFIXES, what="landmark", key="landmarks")
     no_landmarks = sorted(set(image_files) - set(landmark_files))
     no_image = sorted(set(landmark_files) - set(image_files))
     if no_image:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"landmark file without image: {', '.join(landmark_files[c].name for c in no_image)} "
-            f"(no matching <case>{{{','.join(IMAGE_SUFFIXES)}}} in {images}); add the image or remove the file"
+            f"(no matching <case>{{{','.join(IMAGE_SUFFIXES)}}} in {images}); add the image or remove the "
+            "file"
         )
     if no_landmarks:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"missing landmark file for image: {', '.join(image_files[c].name for c in no_landmarks)} "
             f"(expected <case>{{{','.join(LANDMARK_SUFFIXES)}}} in {landmarks}); add it or remove the image"
         )
-    sets = {case: read_landmarks(path) for case, path in landmark_files.items()}
+    sets = {case: read_source_landmarks(path) for case, path in landmark_files.items()}
+    reference: Path | str
     if landmark_names:
+        check_landmark_names(landmark_names, sets, folder=Path(landmarks))
         names, reference = tuple(landmark_names), "the dataset's landmark_names"
     else:
         names, reference = reference_names(sets, landmark_files)
     rater_files = {
-        rater: index_folder(folder, LANDMARK_SUFFIXES, what=f"rater {rater!r} landmark")
+        rater: index_folder(folder, LANDMARK_SUFFIXES, what=f"rater {rater!r} landmark", key="raters")
         for rater, folder in (raters or {}).items()
     }
     cases = []
     for case_id in sorted(image_files):
+        geometry = check_image(image_files[case_id])
         source = landmark_files[case_id]
-        reference_set = checked_landmarks(sets[case_id], names, source=source, reference=reference)
-        check_inside(reference_set, check_image(image_files[case_id]), source=source)
+        reference_set = fitted_landmarks(sets[case_id], geometry, names, source=source,
+                                         reference=reference)
         case_raters = {}
         for rater, files in rater_files.items():
             if case_id in files:
                 path = files[case_id]
-                case_raters[rater] = checked_landmarks(read_landmarks(path), names, source=path, reference=reference)
+                rated = read_source_landmarks(path)
+                case_raters[rater] = fitted_landmarks(rated, geometry, names, source=path,
+                                                      reference=reference)
         cases.append(SourceCase(case_id, image_files[case_id], reference_set, case_raters))
     for rater, files in rater_files.items():
         orphans = sorted(set(files) - set(image_files))

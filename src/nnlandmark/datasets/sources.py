@@ -13,6 +13,7 @@ from nnlandmark.dataset_conversion.source_case import SourceCase
 from nnlandmark.datasets.afids import prepare_afids
 from nnlandmark.datasets.checks import DatasetError, check_test_cases
 from nnlandmark.datasets.folder import load_folder_dataset
+from nnlandmark.datasets.folder_inputs import rater_folders
 from nnlandmark.datasets.mml import prepare_mml
 from nnlandmark.datasets.splits import PaperSplit
 
@@ -42,16 +43,28 @@ def load_source_dataset(block: Mapping[str, Any], *, source_root: Path) -> Sourc
         )
         test_cases = tuple(meta["test_cases"])
     elif fmt == "folder":
-        raters = {Path(p).name: Path(p) for p in block.get("raters") or []}
+        missing = [key for key in ("images", "landmarks") if not block.get(key)]
+        if missing:
+            message = f"format: folder needs {' and '.join(missing)}: (folders of <case> files) in its block"
+            raise DatasetError(message)
+        test_cases = case_list(block.get("test_cases"), key="test_cases")
         cases, names = load_folder_dataset(
-            Path(block["images"]), Path(block["landmarks"]), raters=raters,
-            landmark_names=block.get("landmark_names"),
+            Path(block["images"]), Path(block["landmarks"]), raters=rater_folders(block.get("raters")),
+            landmark_names=case_list(block.get("landmark_names"), key="landmark_names"),
         )
-        test_cases = tuple(block.get("test_cases") or [])
     else:
         raise ValueError(f"unknown dataset format {fmt!r}; expected one of folder, {', '.join(PREPARED_FORMATS)}")
     check_test_cases(test_cases, {c.case_id for c in cases})
     return SourceDataset(cases, tuple(names), test_cases)
+
+
+def case_list(value: object, *, key: str) -> tuple[str, ...]:
+    """A config list of names (test_cases, landmark_names); a bare string is an error, not its letters."""
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+        raise DatasetError(f"{key} must be a list of names, e.g. {key}: [a, b]; got {value!r}")
+    return tuple(value)
 
 
 def prepare_source(

@@ -42,8 +42,34 @@ def _header_value(line: str) -> tuple[str, str] | None:
     return (key.strip().lower(), value.strip()) if equals else None
 
 
-def parse_fcsv(text: str, *, source: str = "<string>") -> LandmarkSet:
-    """A LandmarkSet (LPS mm) from .fcsv text; landmarks not listed in the file are not in the set."""
+def declared_system(text: str, *, source: str = "<string>") -> str | None:
+    """The system ("RAS" or "LPS") the ``# CoordinateSystem`` line of .fcsv text names; None without one."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _header_value(line) if line.startswith("#") else None
+        if header is not None and header[0] == "coordinatesystem":
+            return _system(header[1], source=source, number=number, line=line)
+    return None
+
+
+def _system(value: str, *, source: str, number: int, line: str) -> str:
+    system = _SYSTEMS.get(value.upper())
+    if system is None:
+        message = (
+            f"{source}:{number}: unknown coordinate system {value!r} in {line.strip()!r}; "
+            "expected 0 or RAS, 1 or LPS"
+        )
+        raise LandmarkError(message)
+    return system
+
+
+def parse_fcsv(text: str, *, source: str = "<string>", undeclared: str | None = None) -> LandmarkSet:
+    """A LandmarkSet (LPS mm) from .fcsv text; landmarks not listed in the file are not in the set.
+
+    ``undeclared`` ("RAS" or "LPS") reads a file without a ``# CoordinateSystem`` line quietly in that
+    system; None reads it as RAS with a warning.
+    """
+    if undeclared not in (None, "RAS", "LPS"):
+        raise ValueError(f"undeclared must be None, 'RAS' or 'LPS', got {undeclared!r}")
     system: str | None = None
     columns: list[str] = list(COLUMNS)
     rows: list[tuple[int, str]] = []
@@ -58,13 +84,7 @@ def parse_fcsv(text: str, *, source: str = "<string>") -> LandmarkSet:
             continue
         key, value = header
         if key == "coordinatesystem":
-            system = _SYSTEMS.get(value.upper())
-            if system is None:
-                message = (
-                    f"{source}:{number}: unknown coordinate system {value!r} in {line.strip()!r}; "
-                    "expected 0 or RAS, 1 or LPS"
-                )
-                raise LandmarkError(message)
+            system = _system(value, source=source, number=number, line=line)
         elif key == "columns":
             columns = [name.strip() for name in value.split(",")]
             missing = [name for name in _NEEDED if name not in columns]
@@ -73,9 +93,9 @@ def parse_fcsv(text: str, *, source: str = "<string>") -> LandmarkSet:
                     f"{source}:{number}: '# columns' header lacks {', '.join(missing)}: {line.strip()!r}"
                 )
                 raise LandmarkError(message)
-    if system is None:
+    if system is None and undeclared is None:
         logger.warning("%s: no '# CoordinateSystem' header; assuming RAS (the Slicer 4 default)", source)
-        system = "RAS"
+    system = system or undeclared or "RAS"
 
     index = {name: i for i, name in enumerate(columns)}
     needed = max(index[name] for name in _NEEDED) + 1

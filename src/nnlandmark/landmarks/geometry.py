@@ -39,8 +39,13 @@ class ImageGeometry:
             reader.ReadImageInformation()
         except RuntimeError as err:
             raise ValueError(f"cannot read image header of {path}: {err}".strip()) from err
+        return cls.from_header(reader, source=path)
+
+    @classmethod
+    def from_header(cls, reader: sitk.ImageFileReader, *, source: str | Path) -> ImageGeometry:
+        """Geometry of a reader after its ``ReadImageInformation()``; ``source`` names the file in errors."""
         if reader.GetDimension() != 3:
-            raise ValueError(f"expected a 3D image in {path}, got {reader.GetDimension()}D")
+            raise ValueError(f"expected a 3D image in {source}, got {reader.GetDimension()}D")
         return cls._from_sitk(reader)
 
     @classmethod

@@ -9,7 +9,7 @@ import numpy as np
 
 from nnlandmark.atomic_write import write_text_atomic
 from nnlandmark.landmarks.csv_io import format_csv, parse_csv
-from nnlandmark.landmarks.fcsv_io import format_fcsv, parse_fcsv
+from nnlandmark.landmarks.fcsv_io import declared_system, format_fcsv, parse_fcsv
 from nnlandmark.landmarks.geometry import ImageGeometry
 from nnlandmark.landmarks.json_io import format_json, parse_json
 from nnlandmark.landmarks.landmark_set import LandmarkError, LandmarkSet
@@ -44,10 +44,16 @@ def _read_text(path: Path) -> str:
         raise LandmarkError(message)
     try:
         # utf-8-sig drops the byte-order mark that spreadsheet programs put in front of CSV files.
-        return path.read_text(encoding="utf-8-sig")
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
         message = f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); save the file as UTF-8"
         raise LandmarkError(message) from None
+    if not text.strip():
+        size = path.stat().st_size
+        what = "0 bytes" if size == 0 else f"{size} bytes of white space"
+        message = f"{path}: empty landmark file ({what}); save the landmarks into it again, or remove it"
+        raise LandmarkError(message)
+    return text
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -59,11 +65,25 @@ def _write_atomic(path: Path, text: str) -> None:
     write_text_atomic(path, text)
 
 
-def read_landmarks(path: str | Path) -> LandmarkSet:
-    """Landmarks (LPS mm) from a .mrk.json, .json, .csv or .fcsv file, converted by the file's own header."""
+def read_landmarks(path: str | Path, *, fcsv_undeclared: str | None = None) -> LandmarkSet:
+    """Landmarks (LPS mm) from a .mrk.json, .json, .csv or .fcsv file, converted by the file's own header.
+
+    ``fcsv_undeclared`` ("RAS" or "LPS") reads an .fcsv without a ``# CoordinateSystem`` line quietly in
+    that system; None reads it as RAS with a warning.
+    """
     path = Path(path)
-    parse = _FORMATS[_format_of(path)][0]
-    return parse(_read_text(path), source=str(path))
+    suffix = _format_of(path)
+    if suffix == ".fcsv":
+        return parse_fcsv(_read_text(path), source=str(path), undeclared=fcsv_undeclared)
+    return _FORMATS[suffix][0](_read_text(path), source=str(path))
+
+
+def declares_coordinate_system(path: str | Path) -> bool:
+    """False only for an .fcsv without a ``# CoordinateSystem`` line (the other formats have defaults)."""
+    path = Path(path)
+    if _format_of(path) != ".fcsv":
+        return True
+    return declared_system(_read_text(path), source=str(path)) is not None
 
 
 def write_landmarks(path: str | Path, landmarks: LandmarkSet) -> None:

@@ -6,9 +6,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from nnlandmark.errors import InputError
 
 
-class LandmarkError(ValueError):
+class LandmarkError(InputError):
     """A landmark file or landmark set is invalid; the message names the file and what to fix."""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,15 @@ _LPS_ORIENTATION = [-1.0, -0.0, -0.0, -0.0, -1.0, -0.0, 0.0, 0.0, 1.0]
 # Slicer accepts the old numeric codes for the coordinate system, too.
 _SYSTEMS = {"LPS": "LPS", "1": "LPS", "RAS": "RAS", "0": "RAS"}
 _UNITS_TO_MM = {"mm": 1.0, "um": 1e-3}
-_STATUSES = ("defined", "preview", "undefined")
+_STATUSES = ("defined", "preview", "undefined", "missing")
+# Slicer writes "missing" for a point skipped while placing and "preview" for one not yet placed: neither
+# is a landmark. Skipping is a deliberate "absent" (info); a preview may be an unfinished placement (warning).
+_NOT_PLACED = {
+    "missing": (logging.INFO, "skipped (positionStatus missing)"),
+    "preview": (logging.WARNING, "not placed (positionStatus preview)"),
+}
+
+log = logging.getLogger(__name__)
 
 
 def _fiducial_markup(doc: Any, *, source: str) -> dict[str, Any]:
@@ -54,7 +63,7 @@ def _scale_to_mm(units: object, *, source: str) -> float:
 
 
 def parse_mrk_json(text: str, *, source: str = "<string>") -> LandmarkSet:
-    """A LandmarkSet (LPS mm) from .mrk.json text; positionStatus "undefined" marks an absent landmark."""
+    """A LandmarkSet (LPS mm) from .mrk.json text; only positionStatus "defined" is a present landmark."""
     markup = _fiducial_markup(load_json_document(text, source=source), source=source)
     raw_system = str(markup.get("coordinateSystem", "LPS"))
     system = _SYSTEMS.get(raw_system.upper())
@@ -91,7 +100,10 @@ def parse_mrk_json(text: str, *, source: str = "<string>") -> LandmarkSet:
         if status not in _STATUSES:
             message = f"{where} ({name!r}): unknown positionStatus {status!r}; expected one of {_STATUSES}"
             raise LandmarkError(message)
-        if status != "undefined":
+        if status in _NOT_PLACED:
+            level, what = _NOT_PLACED[status]
+            log.log(level, "%s: point %r is %s; taken as absent", source, name, what)
+        elif status == "defined":
             points[i] = coordinate_triple(cp.get("position"), where=f"{where} ({name!r})") * flip
             present[i] = True
     return LandmarkSet(tuple(names), points, present)
