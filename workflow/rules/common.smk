@@ -2,7 +2,17 @@
 import json
 from pathlib import Path
 
+from nnlandmark.datasets.folder_inputs import folder_source_files
+from nnlandmark.provenance import stat_fingerprint
+
 RESULTS = config["results"]
+
+_outside = [fold for fold in config["train"]["folds"] if fold >= config["train"]["num_folds"]]
+if _outside:
+    raise ValueError(
+        f"train.folds has {_outside}, outside 0..{config['train']['num_folds'] - 1} (train.num_folds = "
+        f"{config['train']['num_folds']}); choose folds below train.num_folds or raise train.num_folds"
+    )
 
 
 def dataset_config(dataset):
@@ -33,11 +43,20 @@ def fold_sentinels(wildcards):
 
 
 def source_inputs(wildcards):
-    """What conversion reads: the demo's or a prepared benchmark's manifest; nothing for user folders."""
+    """What conversion reads: the demo's or a prepared benchmark's manifest, or every file of a user's folders."""
     block = dataset_config(wildcards.dataset)
     if block["format"] != "folder":
         return {"manifest": f"{RESULTS}/{wildcards.dataset}/source/dataset.json"}
-    return {}
+    return {"sources": [str(p) for p in folder_source_files(block)]}
+
+
+def source_fingerprint(wildcards):
+    """Names, sizes and mtimes of a user's folder files: a params re-run trigger that also catches an edit
+    that leaves the file older than the converted dataset (cp -p, a restored backup) or a rename."""
+    block = dataset_config(wildcards.dataset)
+    if block["format"] != "folder":
+        return ""
+    return stat_fingerprint(folder_source_files(block))
 
 
 def all_targets():

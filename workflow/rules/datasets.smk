@@ -85,6 +85,7 @@ rule convert_dataset:
     params:
         block=lambda wc: dataset_config(wc.dataset),
         source_root=lambda wc: f"{RESULTS}/{wc.dataset}/source",
+        source_fingerprint=source_fingerprint,
         raw_root=lambda wc: f"{nnunet_root(wc.dataset)}/nnUNet_raw",
         blob_radius_vox=config["labels"]["blob_radius_vox"],
         num_folds=config["train"]["num_folds"],

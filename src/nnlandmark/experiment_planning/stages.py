@@ -43,13 +43,23 @@ def use_nnunet_folders(root: Path | str) -> dict[str, str]:
 
 
 def extract_fingerprint(dataset_id: int, *, num_processes: int) -> Path:
-    """Run nnU-Net's dataset fingerprint extraction (with its dataset-integrity check)."""
+    """Run nnU-Net's dataset fingerprint extraction (with its dataset-integrity check).
+
+    The dataset's preprocessed folder is the first thing that depends on a new conversion: what an earlier
+    run wrote there (plans, splits, preprocessed cases, maybe of cases that are now held out or gone) is
+    cleared first, so later stages never mix it with the new data. nnU-Net's planner would otherwise stop
+    on the old ``splits_final.json``.
+    """
     from nnunetv2.experiment_planning.plan_and_preprocess_api import extract_fingerprint_dataset
     from nnunetv2.utilities.dataset_name_id_conversion import convert_id_to_dataset_name
 
-    extract_fingerprint_dataset(dataset_id, num_processes=num_processes, check_dataset_integrity=True, clean=True)
     name = convert_id_to_dataset_name(dataset_id)
-    return Path(os.environ["nnUNet_preprocessed"]) / name / "dataset_fingerprint.json"
+    preprocessed = Path(os.environ["nnUNet_preprocessed"]) / name
+    if preprocessed.is_dir():
+        log.info("clearing %s, preprocessed by an earlier run from an earlier conversion", preprocessed)
+        shutil.rmtree(preprocessed)
+    extract_fingerprint_dataset(dataset_id, num_processes=num_processes, check_dataset_integrity=True, clean=True)
+    return preprocessed / "dataset_fingerprint.json"
 
 
 def plan_experiment(

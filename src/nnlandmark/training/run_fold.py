@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nnlandmark.checkpoints import UnreadableCheckpointError, allow_listed_loads, load_checkpoint
 from nnlandmark.inference.landmark_predictor import write_model_info
+from nnlandmark.training.fold_provenance import fold_fingerprint, prepare_fold_dir
 from nnlandmark.training.recipe import TrainingRecipe
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,8 @@ def resume_checkpoint(fold_dir: Path) -> Path | None:
 
     Both ``checkpoint_latest`` (every ``save_every`` epochs) and ``checkpoint_best`` hold the whole training
     state. A file cut short by a kill during ``torch.save`` is skipped, so the re-run continues from the
-    previous good state instead of failing.
+    previous good state instead of failing. One holding a type outside the allow-list raises
+    :class:`~nnlandmark.checkpoints.UnsafeCheckpointError`: training on would overwrite it unnoticed.
     """
     newest, newest_epoch = None, -1
     for name in ("checkpoint_final.pth", "checkpoint_latest.pth", "checkpoint_best.pth"):
@@ -48,10 +51,9 @@ def resume_checkpoint(fold_dir: Path) -> Path | None:
         if not path.is_file():
             continue
         try:
-            epoch = int(torch.load(path, map_location="cpu", weights_only=False)["current_epoch"])
-        except Exception as error:  # noqa: BLE001 - any unreadable file is skipped, and said so
-            log.warning("%s is unreadable (%s: %s), probably cut short by a kill; not resuming from it",
-                        path, type(error).__name__, error)
+            epoch = int(load_checkpoint(path, required=("current_epoch",))["current_epoch"])
+        except UnreadableCheckpointError as error:  # one refused by the allow-list is raised, not skipped
+            log.warning("not resuming from %s, probably cut short by a kill: %s", path.name, error)
             continue
         if name == "checkpoint_final.pth":
             return path
@@ -78,6 +80,15 @@ def train_fold(
     dataset_json = json.loads((preprocessed / "dataset.json").read_text())
     fold_dir = model_folder(dataset_name, plans_name=plans_name, configuration=configuration) / f"fold_{fold}"
     final = fold_dir / "checkpoint_final.pth"
+    splits = json.loads((preprocessed / "splits_final.json").read_text())
+    if not 0 <= fold < len(splits):
+        raise ValueError(f"train.folds has fold {fold}, but splits_final.json has folds 0..{len(splits) - 1} "
+                         f"(train.num_folds = {len(splits)}); choose folds in that range")
+    fingerprint = fold_fingerprint(
+        raw_folder=Path(os.environ["nnUNet_raw"]) / dataset_name, plans=plans, dataset_json=dataset_json,
+        split=splits[fold], recipe=recipe.to_dict(), seed=seed,
+    )
+    prepare_fold_dir(fold_dir, fingerprint, fold=fold)
     resume_from = resume_checkpoint(fold_dir)
     plans["continue_training"] = resume_from is not None
 
@@ -90,7 +101,8 @@ def train_fold(
                      configuration=configuration, activation=recipe.heatmap.activation, recipe=recipe.to_dict())
     if resume_from is not None:
         log.info("fold %d: resuming from %s", fold, resume_from)
-        trainer.load_checkpoint(str(resume_from))
+        with allow_listed_loads():  # nnU-Net's own torch.load(weights_only=False), made safe
+            trainer.load_checkpoint(str(resume_from))
     if resume_from != final:
         trainer.run_training()
     if not (fold_dir / "validation" / "summary.json").is_file():
