@@ -291,3 +291,32 @@ def test_unknown_suffix(tmp_path: Path) -> None:
 def test_write_into_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(LandmarkError, match="folder .* does not exist"):
         write_landmarks(tmp_path / "no" / "case.json", LandmarkSet.from_points({"A": (1, 2, 3)}))
+
+
+AFIDS_STYLE = """# Markups fiducial file version = 4.10
+# CoordinateSystem = 0
+# columns = id,x,y,z,ow,ox,oy,oz,vis,sel,lock,label,desc,associatedNodeID
+vtkMRMLMarkupsFiducialNode_1,0.1,1.5,-4.3,0,0,0,1,1,1,1,1,AC,vtkMRMLScalarVolumeNode1
+vtkMRMLMarkupsFiducialNode_2,0.2,-24.8,-2.1,0,0,0,1,1,1,1,2,PC,vtkMRMLScalarVolumeNode1
+"""
+
+
+@pytest.mark.parametrize(("column", "names"), [("auto", ("AC", "PC")), ("desc", ("AC", "PC")), ("label", ("1", "2"))])
+def test_fcsv_names_come_from_the_chosen_column(column: str, names: tuple[str, ...]) -> None:
+    from nnlandmark.landmarks.fcsv_io import parse_fcsv
+
+    landmarks = parse_fcsv(AFIDS_STYLE, name_column=column)
+    assert landmarks.names == names
+    assert np.allclose(landmarks.points[0], [-0.1, -1.5, -4.3])  # RAS -> LPS
+
+
+def test_auto_keeps_readable_labels_and_refuses_an_empty_chosen_column() -> None:
+    from nnlandmark.landmarks.fcsv_io import choose_name_column, parse_fcsv
+
+    assert choose_name_column(["nasion", "sella"], ["front", "back"]) == "label"
+    assert choose_name_column(["1", "2"], ["AC", ""]) == "label"  # a description missing: keep the labels
+    assert choose_name_column(["F", "F"], ["left", "right"]) == "desc"  # repeated labels
+    no_desc = AFIDS_STYLE.replace(",AC,", ",,").replace(",PC,", ",,")
+    assert parse_fcsv(no_desc, name_column="auto").names == ("1", "2")
+    with pytest.raises(LandmarkError, match=r"<string>:4: empty 'desc' column"):
+        parse_fcsv(no_desc, name_column="desc")

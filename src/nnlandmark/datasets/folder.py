@@ -74,9 +74,11 @@ def index_folder(
     return found
 
 
-def read_source_landmarks(path: Path) -> LandmarkSet:
-    """A case's landmark file, which must list landmarks (an .fcsv without coordinate system: as RAS)."""
-    landmarks = read_landmarks(path, fcsv_undeclared="RAS")  # fitted_landmarks checks RAS against the image
+def read_source_landmarks(path: Path, *, name_column: str = "auto") -> LandmarkSet:
+    """A case's landmark file, which must list landmarks (an .fcsv without coordinate system: as RAS;
+    named by its ``name_column``)."""
+    # fitted_landmarks checks the RAS reading against the image
+    landmarks = read_landmarks(path, fcsv_undeclared="RAS", fcsv_name_column=name_column)
     check_not_empty(landmarks, source=path)
     return landmarks
 
@@ -103,8 +105,12 @@ def load_folder_dataset(
     *,
     raters: Mapping[str, Path] | None = None,
     landmark_names: Sequence[str] | None = None,
+    name_column: str = "auto",
 ) -> tuple[list[SourceCase], tuple[str, ...]]:
-    """Read and check a folder dataset; returns its cases and the landmark names in order."""
+    """Read and check a folder dataset; returns its cases and the landmark names in order.
+
+    ``name_column`` is the .fcsv column naming the landmarks (label, desc, or auto: see
+    :func:`~nnlandmark.landmarks.fcsv_io.choose_name_column`)."""
     image_files = index_folder(images, IMAGE_SUFFIXES, what="image", key="images")
     landmark_files = index_folder(landmarks, LANDMARK_SUFFIXES, what="landmark", key="landmarks")
     no_landmarks = sorted(set(image_files) - set(landmark_files))
@@ -120,7 +126,8 @@ def load_folder_dataset(
             f"missing landmark file for image: {', '.join(image_files[c].name for c in no_landmarks)} "
             f"(expected <case>{{{','.join(LANDMARK_SUFFIXES)}}} in {landmarks}); add it or remove the image"
         )
-    sets = {case: read_source_landmarks(path) for case, path in landmark_files.items()}
+    sets = {case: read_source_landmarks(path, name_column=name_column)
+            for case, path in landmark_files.items()}
     reference: Path | str
     if landmark_names:
         check_landmark_names(landmark_names, sets, folder=Path(landmarks))
@@ -141,7 +148,7 @@ def load_folder_dataset(
         for rater, files in rater_files.items():
             if case_id in files:
                 path = files[case_id]
-                rated = read_source_landmarks(path)
+                rated = read_source_landmarks(path, name_column=name_column)
                 case_raters[rater] = fitted_landmarks(rated, geometry, names, source=path,
                                                       reference=reference)
         cases.append(SourceCase(case_id, image_files[case_id], reference_set, case_raters))

@@ -51,6 +51,7 @@ def load_source_dataset(block: Mapping[str, Any], *, source_root: Path) -> Sourc
         cases, names = load_folder_dataset(
             Path(block["images"]), Path(block["landmarks"]), raters=rater_folders(block.get("raters")),
             landmark_names=case_list(block.get("landmark_names"), key="landmark_names"),
+            name_column=block.get("landmark_name_column", "auto"),
         )
     else:
         raise ValueError(f"unknown dataset format {fmt!r}; expected one of folder, {', '.join(PREPARED_FORMATS)}")

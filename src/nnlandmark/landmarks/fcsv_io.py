@@ -62,14 +62,30 @@ def _system(value: str, *, source: str, number: int, line: str) -> str:
     return system
 
 
-def parse_fcsv(text: str, *, source: str = "<string>", undeclared: str | None = None) -> LandmarkSet:
+NAME_COLUMNS = ("auto", "label", "desc")
+
+
+def choose_name_column(labels: list[str], descriptions: list[str]) -> str:
+    """``desc`` when the labels are bare numbers or repeat (AFIDs: ``1,...,AC``) and every description is
+    present and unique; otherwise ``label`` (what Slicer shows as the point's name)."""
+    readable_labels = len(set(labels)) == len(labels) and not all(label.isdigit() for label in labels)
+    usable_descriptions = all(descriptions) and len(set(descriptions)) == len(descriptions)
+    return "desc" if usable_descriptions and not readable_labels else "label"
+
+
+def parse_fcsv(
+    text: str, *, source: str = "<string>", undeclared: str | None = None, name_column: str = "label"
+) -> LandmarkSet:
     """A LandmarkSet (LPS mm) from .fcsv text; landmarks not listed in the file are not in the set.
 
     ``undeclared`` ("RAS" or "LPS") reads a file without a ``# CoordinateSystem`` line quietly in that
-    system; None reads it as RAS with a warning.
+    system; None reads it as RAS with a warning. ``name_column`` names the landmarks by the ``label`` or
+    the ``desc`` column, or (``auto``) by whichever :func:`choose_name_column` finds unique and readable.
     """
     if undeclared not in (None, "RAS", "LPS"):
         raise ValueError(f"undeclared must be None, 'RAS' or 'LPS', got {undeclared!r}")
+    if name_column not in NAME_COLUMNS:
+        raise ValueError(f"name_column must be one of {', '.join(NAME_COLUMNS)}, got {name_column!r}")
     system: str | None = None
     columns: list[str] = list(COLUMNS)
     rows: list[tuple[int, str]] = []
@@ -100,10 +116,8 @@ def parse_fcsv(text: str, *, source: str = "<string>", undeclared: str | None = 
     index = {name: i for i, name in enumerate(columns)}
     needed = max(index[name] for name in _NEEDED) + 1
     flip = RAS_FLIP if system == "RAS" else np.ones(3)
-    names: list[str] = []
-    points = np.zeros((len(rows), 3))
-    seen: dict[str, int] = {}
-    for i, (number, line) in enumerate(rows):
+    parsed = []
+    for number, line in rows:
         fields = next(csv.reader([line]))
         # Slicer itself accepts rows that stop after the label; more fields than columns means a bad row.
         if not needed <= len(fields) <= len(columns):
@@ -112,9 +126,22 @@ def parse_fcsv(text: str, *, source: str = "<string>", undeclared: str | None = 
                 f"({','.join(columns)}), got {len(fields)}: {line!r}"
             )
             raise LandmarkError(message)
-        name = fields[index["label"]].strip()
-        check_name(name, seen, source=source, line=number)
-        names.append(name)
+        parsed.append((number, fields))
+    labels = [fields[index["label"]].strip() for _, fields in parsed]
+    descriptions = [
+        fields[index["desc"]].strip() if "desc" in index and index["desc"] < len(fields) else ""
+        for _, fields in parsed
+    ]
+    if name_column == "auto":
+        name_column = choose_name_column(labels, descriptions)
+    names = labels if name_column == "label" else descriptions
+    points = np.zeros((len(rows), 3))
+    seen: dict[str, int] = {}
+    for i, (number, fields) in enumerate(parsed):
+        if not names[i]:
+            raise LandmarkError(f"{source}:{number}: empty {name_column!r} column, which names the landmarks; "
+                                f"fill it in or choose the other name column (label or desc)")
+        check_name(names[i], seen, source=source, line=number)
         xyz = [fields[index[axis]].strip() for axis in "xyz"]
         points[i] = parse_xyz(xyz, where=f"{source}:{number}") * flip
     return LandmarkSet(tuple(names), points, np.ones(len(rows), dtype=bool))

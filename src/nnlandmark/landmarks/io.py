@@ -65,16 +65,20 @@ def _write_atomic(path: Path, text: str) -> None:
     write_text_atomic(path, text)
 
 
-def read_landmarks(path: str | Path, *, fcsv_undeclared: str | None = None) -> LandmarkSet:
+def read_landmarks(
+    path: str | Path, *, fcsv_undeclared: str | None = None, fcsv_name_column: str = "label"
+) -> LandmarkSet:
     """Landmarks (LPS mm) from a .mrk.json, .json, .csv or .fcsv file, converted by the file's own header.
 
     ``fcsv_undeclared`` ("RAS" or "LPS") reads an .fcsv without a ``# CoordinateSystem`` line quietly in
-    that system; None reads it as RAS with a warning.
+    that system; None reads it as RAS with a warning. ``fcsv_name_column`` (label, desc or auto) is the
+    .fcsv column that names the landmarks.
     """
     path = Path(path)
     suffix = _format_of(path)
     if suffix == ".fcsv":
-        return parse_fcsv(_read_text(path), source=str(path), undeclared=fcsv_undeclared)
+        return parse_fcsv(_read_text(path), source=str(path), undeclared=fcsv_undeclared,
+                          name_column=fcsv_name_column)
     return _FORMATS[suffix][0](_read_text(path), source=str(path))
 
 
