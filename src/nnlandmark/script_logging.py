@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -55,16 +54,16 @@ def log_to_file(path: str | Path, *, echo: bool = True) -> None:
 def run_step(main: Callable[[Any], None], smk: Any) -> None:
     """Run a workflow script's ``main``; an expected error is shown once, as one line, and exits 1.
 
-    The traceback of an expected error goes to the step's log only; any other exception is a bug and
-    propagates with its traceback.
+    Expected errors (a user's files, config or network; :data:`nnlandmark.errors.EXPECTED_ERRORS`) need no
+    traceback: their message names the file or key and the fix. It goes to the step's log and the console.
+    Any other exception is a bug and propagates with its traceback.
     """
     try:
         main(smk)
     except EXPECTED_ERRORS as error:
+        line = f"error in rule {smk.rule}: {error}\n"
         if _log_file is not None:
-            _log_file.write("".join(traceback.format_exception(error)))
+            _log_file.write(line)
             _log_file.flush()
-        sys.__stderr__.write(f"error in rule {smk.rule}: {error}\n")
-        if _log_file is not None:
-            _log_file.write(f"error in rule {smk.rule}: {error}\n")
+        sys.__stderr__.write(line)
         sys.exit(1)
