@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
+from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
 from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
+from torch import nn
 
 from nnlandmark.atomic_write import write_text_atomic
 from nnlandmark.checkpoints import load_checkpoint
@@ -24,6 +26,7 @@ from nnlandmark.landmarks import LandmarkSet
 log = logging.getLogger(__name__)
 
 MODEL_INFO = "nnlandmark.json"
+TRAINER_NAME = "nnLandmarkTrainer"
 
 
 @dataclass
@@ -68,6 +71,44 @@ class LandmarkPredictor:
         return self.predict_preprocessed(torch.from_numpy(np.ascontiguousarray(data)), properties)
 
 
+def build_network(plans_manager: PlansManager, configuration_manager: ConfigurationManager, *,
+                  num_input_channels: int, num_landmarks: int) -> nn.Module:
+    """nnLandmarkTrainer's network: the plans' architecture, channel 0 plus one per landmark, no deep supervision.
+
+    Built the way nnU-Net's ``nnUNetTrainer.build_network_architecture`` does, without importing the trainer,
+    so that prediction does not depend on training (a test checks both build the same network).
+    """
+    return get_network_from_plans(
+        configuration_manager.network_arch_class_name,
+        configuration_manager.network_arch_init_kwargs,
+        configuration_manager.network_arch_init_kwargs_req_import,
+        num_input_channels,
+        num_landmarks + 1,
+        allow_init=True,
+        deep_supervision=False,
+    )
+
+
+def predictor_for_network(
+    network: nn.Module,
+    plans_manager: PlansManager,
+    configuration_manager: ConfigurationManager,
+    dataset_json: dict[str, Any],
+    *,
+    names: Sequence[str],
+    activation: Activation,
+    device: torch.device,
+    parameters: list[dict[str, Any]] | None = None,
+    tile_step_size: float = 0.5,
+    absent_below: float = 0.0,
+) -> LandmarkPredictor:
+    """A :class:`LandmarkPredictor` around ``network``: as it is, or with each fold's ``parameters`` in turn."""
+    predictor = make_nnunet_predictor(device=device, tile_step_size=tile_step_size)
+    predictor.manual_initialization(network, plans_manager, configuration_manager, parameters, dataset_json,
+                                    TRAINER_NAME, None)
+    return LandmarkPredictor(predictor, tuple(names), activation, absent_below)
+
+
 def make_nnunet_predictor(*, device: torch.device, tile_step_size: float = 0.5) -> nnUNetPredictor:
     """nnU-Net's predictor without mirroring (it would swap left/right landmarks)."""
     return nnUNetPredictor(
@@ -101,8 +142,6 @@ def load_model(
     Built directly from the folder's files: nnU-Net's trainer lookup by name is not used.
     Checkpoints are loaded weights-only, with an allow-list of types (``nnlandmark.checkpoints``).
     """
-    from nnlandmark.training.trainer import nnLandmarkTrainer
-
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         message = (f"model folder {model_dir} does not exist; pass a trained model folder "
@@ -123,14 +162,13 @@ def load_model(
     dataset_json = _read_json(model_dir / "dataset.json")
     configuration_manager = plans_manager.get_configuration(info["configuration"])
     names = tuple(info["landmarks"])
-    network = nnLandmarkTrainer.build_network_architecture(
-        plans_manager, configuration_manager, len(dataset_json["channel_names"]), len(names) + 1, False
-    ).to(device)
-    predictor = make_nnunet_predictor(device=device, tile_step_size=tile_step_size)
-    predictor.manual_initialization(network, plans_manager, configuration_manager, parameters, dataset_json,
-                                    "nnLandmarkTrainer", None)
+    network = build_network(plans_manager, configuration_manager,
+                            num_input_channels=len(dataset_json["channel_names"]), num_landmarks=len(names)).to(device)
+    predictor = predictor_for_network(network, plans_manager, configuration_manager, dataset_json, names=names,
+                                      activation=info["activation"], device=device, parameters=parameters,
+                                      tile_step_size=tile_step_size, absent_below=float(info.get("absent_below", 0.0)))
     log.info("loaded %s, folds %s (%s)", model_dir, list(folds), checkpoint)
-    return LandmarkPredictor(predictor, names, info["activation"], float(info.get("absent_below", 0.0)))
+    return predictor
 
 
 def write_model_info(model_dir: Path, *, landmarks: Sequence[str], configuration: str, activation: Activation,

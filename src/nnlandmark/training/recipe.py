@@ -25,6 +25,9 @@ class TrainingRecipe:
     augmentation: bool = True
     save_every: int = 50
     oversample_foreground_percent: float = 0.33
+    # "nnunet": samples from index round(batch_size * (1 - percent)) on are forced to hold foreground, so none
+    # at batch size 1; "probabilistic": each sample is, with probability percent (nnU-Net's own option).
+    oversampling: Literal["probabilistic", "nnunet"] = "probabilistic"
     heatmap: HeatmapLossConfig = field(default_factory=HeatmapLossConfig)
 
     def __post_init__(self) -> None:
@@ -35,6 +38,11 @@ class TrainingRecipe:
             raise ValueError(f"train.optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
         if self.learning_rate <= 0:
             raise ValueError(f"train.learning_rate must be positive, got {self.learning_rate}")
+        if not 0.0 <= self.oversample_foreground_percent <= 1.0:
+            raise ValueError("train.oversample_foreground_percent must be in [0, 1], "
+                             f"got {self.oversample_foreground_percent}")
+        if self.oversampling not in ("probabilistic", "nnunet"):
+            raise ValueError(f"train.oversampling must be 'probabilistic' or 'nnunet', got {self.oversampling!r}")
 
     @classmethod
     def from_config(cls, train: Mapping[str, Any]) -> TrainingRecipe:

@@ -12,13 +12,11 @@ import numpy as np
 import torch
 
 from nnlandmark.checkpoints import UnreadableCheckpointError, allow_listed_loads, load_checkpoint
-from nnlandmark.inference.landmark_predictor import write_model_info
+from nnlandmark.inference.landmark_predictor import TRAINER_NAME, write_model_info
 from nnlandmark.training.fold_provenance import fold_fingerprint, prepare_fold_dir
 from nnlandmark.training.recipe import TrainingRecipe
 
 log = logging.getLogger(__name__)
-
-TRAINER_NAME = "nnLandmarkTrainer"
 
 
 def resolve_device(device: str) -> torch.device:

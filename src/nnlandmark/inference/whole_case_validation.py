@@ -1,0 +1,53 @@
+"""A fold's final validation: whole validation cases predicted, decoded to mm and compared to the exact landmarks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from nnunetv2.training.dataloading.nnunet_dataset import nnUNetBaseDataset
+
+from nnlandmark.inference.landmark_predictor import LandmarkPredictor
+from nnlandmark.landmarks import read_landmarks, write_landmarks
+
+
+def validate_cases(
+    predictor: LandmarkPredictor,
+    dataset: nnUNetBaseDataset,
+    *,
+    reference_folder: Path,
+    out_folder: Path,
+    on_case: Callable[[str], object] | None = None,
+) -> dict[str, Any]:
+    """Predict every preprocessed case of ``dataset``, write ``out_folder/<case>.json``; return a summary in mm.
+
+    ``reference_folder`` holds the exact landmarks (``<case>.json``, LPS mm); ``on_case`` is told each case done.
+    """
+    names = predictor.names
+    out_folder.mkdir(parents=True, exist_ok=True)
+    errors: dict[str, list[float]] = {n: [] for n in names}
+    confidences: list[dict[str, Any]] = []
+    with torch.no_grad():
+        for key in dataset.identifiers:
+            data, _, _, properties = dataset.load_case(key)
+            prediction = predictor.predict_preprocessed(torch.from_numpy(np.asarray(data[:])), properties)
+            write_landmarks(out_folder / f"{key}.json", prediction)
+            reference = read_landmarks(reference_folder / f"{key}.json").reorder(names)
+            for i, name in enumerate(names):
+                if reference.present[i]:
+                    errors[name].append(float(np.linalg.norm(prediction.points[i] - reference.points[i])))
+                confidences.append({"case": key, "landmark": name, "reference_present": bool(reference.present[i]),
+                                    "confidence": float(prediction.confidence[i])})
+            if on_case is not None:
+                on_case(key)
+    all_errors = [e for v in errors.values() for e in v]
+    return {
+        "n_cases": len(dataset.identifiers),
+        "mre_mm": float(np.mean(all_errors)) if all_errors else float("nan"),
+        "median_mm": float(np.median(all_errors)) if all_errors else float("nan"),
+        "per_landmark_mre_mm": {n: (float(np.mean(v)) if v else None) for n, v in errors.items()},
+        "confidences": confidences,
+    }
