@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from nnlandmark.errors import EXPECTED_ERRORS
+from nnlandmark.training.progress import PROGRESS_LOGGER
 
 _log_file: IO[str] | None = None
 
@@ -37,7 +38,11 @@ class _Tee:
 
 
 def log_to_file(path: str | Path, *, echo: bool = True) -> None:
-    """Send stdout, stderr and ``logging`` (INFO and up) to ``path``; keep echoing to the console."""
+    """Send stdout, stderr and ``logging`` (INFO and up) to ``path``; keep echoing to the console.
+
+    With ``echo=False`` the console gets only the progress lines (:mod:`nnlandmark.training.progress`),
+    warnings and errors; everything, nnU-Net's messages included, still goes to ``path``.
+    """
     global _log_file
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -49,6 +54,11 @@ def log_to_file(path: str | Path, *, echo: bool = True) -> None:
         sys.stdout = sys.stderr = handle
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not echo:
+        console = logging.StreamHandler(sys.__stderr__)
+        console.setFormatter(logging.Formatter("%(message)s"))
+        console.addFilter(lambda record: record.name == PROGRESS_LOGGER or record.levelno >= logging.WARNING)
+        logging.getLogger().addHandler(console)
 
 
 def run_step(main: Callable[[Any], None], smk: Any) -> None:

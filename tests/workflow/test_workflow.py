@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -103,7 +104,16 @@ def test_whole_dag_on_a_tiny_config(tmp_path: Path) -> None:
         assert summary_json["n_cases"] >= 1
         model = results / "nnunet" / "nnUNet_results" / "Dataset990_Demo" / "nnLandmarkTrainer__nnUNetPlans__3d_fullres"
         assert (model / f"fold_{fold}" / "checkpoint_final.pth").is_file()
-    assert (tmp_path / "logs" / "train_fold" / "demo_fold0.log").read_text().count("Epoch ") >= 2
+    fold_log = (tmp_path / "logs" / "train_fold" / "demo_fold0.log").read_text()
+    assert fold_log.count("Epoch ") >= 2
+    # the console shows one progress line per epoch and the fold's result; nnU-Net's messages only the log
+    console = result.stdout + result.stderr
+    for fold in (0, 1):
+        assert re.search(rf"Dataset990_Demo fold {fold} \| epoch 2/2 \| loss \S+ \| val patch MRE .+ \| "
+                         rf"[\d.]+ s/epoch \| ETA 0 s", console), console[-3000:]
+        assert re.search(rf"Dataset990_Demo fold {fold} done \| whole-case validation: MRE [\d.]+ mm", console)
+    assert "Pseudo dice" in fold_log and "Pseudo dice" not in console
+    assert "hiddenlayer" not in console
 
     # the stand-alone CLI on the same images and model gives the workflow's predictions
     cli_out = tmp_path / "cli"

@@ -8,7 +8,7 @@ from nnlandmark.script_logging import log_to_file, run_step
 
 
 def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
-    log_to_file(smk.log[0])
+    log_to_file(smk.log[0], echo=False)  # the console gets one progress line per epoch; the log everything
     from nnlandmark.experiment_planning.stages import configure_nnunet_runtime, use_nnunet_folders
 
     train = smk.params.train

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,10 @@ from nnunetv2.training.lr_scheduler.polylr import PolyLRScheduler
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 from nnunetv2.utilities.collate_outputs import collate_outputs
 
+from nnlandmark.inference.landmark_predictor import predictor_for_network
+from nnlandmark.inference.whole_case_validation import validate_cases
 from nnlandmark.training.losses import HeatmapLoss
+from nnlandmark.training.progress import epoch_line, fold_line, progress_log
 from nnlandmark.training.recipe import TrainingRecipe
 from nnlandmark.training.targets import blob_centroids
 
@@ -27,11 +31,11 @@ class nnLandmarkTrainer(nnUNetTrainer):  # noqa: N801 - nnU-Net names trainers i
                  device: torch.device = torch.device("cuda")) -> None:
         super().__init__(plans, configuration, fold, dataset_json, device)
         self.enable_deep_supervision = False
-        self.recipe = TrainingRecipe()
         self.num_landmarks = len(self.label_manager.foreground_labels)
+        self.use_recipe(TrainingRecipe())  # nnU-Net's defaults, plus ours
 
     def use_recipe(self, recipe: TrainingRecipe) -> None:
-        """Apply the training recipe (budget, optimiser, loss); must come before ``initialize()``."""
+        """Apply the training recipe (budget, optimiser, sampling, loss); must come before ``initialize()``."""
         if self.was_initialized:
             raise RuntimeError("use_recipe() must be called before initialize()")
         self.recipe = recipe
@@ -41,7 +45,9 @@ class nnLandmarkTrainer(nnUNetTrainer):  # noqa: N801 - nnU-Net names trainers i
         self.initial_lr = recipe.learning_rate
         self.weight_decay = recipe.weight_decay
         self.save_every = recipe.save_every
+        # nnU-Net's get_dataloaders hands both to its nnUNetDataLoader, as its probabilisticOversampling trainers do
         self.oversample_foreground_percent = recipe.oversample_foreground_percent
+        self.probabilistic_oversampling = recipe.oversampling == "probabilistic"
 
     # --- what is trained -------------------------------------------------------------------------
     def _build_loss(self) -> HeatmapLoss:
@@ -95,16 +101,37 @@ class nnLandmarkTrainer(nnUNetTrainer):  # noqa: N801 - nnU-Net names trainers i
         self.logger.log("val_losses", float(np.mean(outputs["loss"])), self.current_epoch)
         self.print_to_log_file(f"validation patches: MRE {mre:.2f} mm over {int(seen.sum())} landmarks "
                                f"(score 1/(1+MRE) = {score:.4f})")
+        self.val_patch_mre_mm = mre
+
+    def on_epoch_end(self) -> None:
+        epoch = self.current_epoch
+        super().on_epoch_end()
+        starts = self.logger.get_value("epoch_start_timestamps", step=None)
+        ends = self.logger.get_value("epoch_end_timestamps", step=None)
+        durations = [end - start for start, end in zip(starts, ends)]
+        progress_log.info(epoch_line(
+            dataset=self.plans_manager.dataset_name, fold=self.fold, epoch=epoch + 1, num_epochs=self.num_epochs,
+            train_loss=float(self.logger.get_value("train_losses", step=-1)),
+            val_mre_mm=getattr(self, "val_patch_mre_mm", float("nan")), epoch_seconds=durations[-1],
+            mean_epoch_seconds=float(np.mean(durations[-10:])),
+        ))
 
     # --- final validation on whole cases ---------------------------------------------------------
     def perform_actual_validation(self, save_probabilities: bool = False) -> None:
-        from nnlandmark.training.validation import validate_fold
-
         self.network.eval()
-        summary = validate_fold(self)
-        Path(self.output_folder, "validation").mkdir(parents=True, exist_ok=True)
-        Path(self.output_folder, "validation", "summary.json").write_text(json.dumps(summary, indent=2))
+        predictor = predictor_for_network(self.network, self.plans_manager, self.configuration_manager,
+                                          self.dataset_json, names=self.dataset_json["landmarks"],
+                                          activation=self.recipe.heatmap.activation, device=self.device)
+        _, val_keys = self.do_split()
+        out = Path(self.output_folder, "validation")
+        summary = validate_cases(
+            predictor, self.dataset_class(self.preprocessed_dataset_folder, val_keys),
+            reference_folder=Path(os.environ["nnUNet_raw"]) / self.plans_manager.dataset_name / "landmarksTr",
+            out_folder=out, on_case=lambda key: self.print_to_log_file(f"validated {key}"))
+        (out / "summary.json").write_text(json.dumps(summary, indent=2))
         self.print_to_log_file(f"Validation on {summary['n_cases']} whole cases: MRE {summary['mre_mm']:.2f} mm")
+        progress_log.info(fold_line(dataset=self.plans_manager.dataset_name, fold=self.fold,
+                                    n_cases=summary["n_cases"], mre_mm=summary["mre_mm"]))
 
 
 def patch_errors_mm(output: torch.Tensor, labels: torch.Tensor, num_landmarks: int,
