@@ -11,6 +11,9 @@ rule extract_fingerprint:
     params:
         root=lambda wc: nnunet_root(wc.dataset),
         num_processes=config["nnunet"]["num_processes"],
+        # intensity statistics from the imaged region, not the landmark blobs: fingerprints of earlier
+        # versions (blob statistics) re-run when this changes
+        intensity_foreground="imaged-region",
     threads: config["nnunet"]["num_processes"]
     conda:
         "../../envs/nnlandmark.yaml"

@@ -1,1 +1,1 @@
-"""nnU-Net's fingerprint, planning and preprocessing stages, with our plan overrides."""
+"""nnU-Net's fingerprint, planning and preprocessing stages, with our overrides of plans and intensities."""

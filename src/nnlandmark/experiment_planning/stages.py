@@ -45,6 +45,9 @@ def use_nnunet_folders(root: Path | str) -> dict[str, str]:
 def extract_fingerprint(dataset_id: int, *, num_processes: int) -> Path:
     """Run nnU-Net's dataset fingerprint extraction (with its dataset-integrity check).
 
+    Intensity statistics (CT normalisation's clipping window, mean and std) come from the imaged region, not
+    from the landmark blobs nnU-Net would take as foreground: see ``fingerprint.py``.
+
     The dataset's preprocessed folder is the first thing that depends on a new conversion: what an earlier
     run wrote there (plans, splits, preprocessed cases, maybe of cases that are now held out or gone) is
     cleared first, so later stages never mix it with the new data. nnU-Net's planner would otherwise stop
@@ -53,12 +56,15 @@ def extract_fingerprint(dataset_id: int, *, num_processes: int) -> Path:
     from nnunetv2.experiment_planning.plan_and_preprocess_api import extract_fingerprint_dataset
     from nnunetv2.utilities.dataset_name_id_conversion import convert_id_to_dataset_name
 
+    from nnlandmark.experiment_planning.fingerprint import ImagedRegionFingerprintExtractor
+
     name = convert_id_to_dataset_name(dataset_id)
     preprocessed = Path(os.environ["nnUNet_preprocessed"]) / name
     if preprocessed.is_dir():
         log.info("clearing %s, preprocessed by an earlier run from an earlier conversion", preprocessed)
         shutil.rmtree(preprocessed)
-    extract_fingerprint_dataset(dataset_id, num_processes=num_processes, check_dataset_integrity=True, clean=True)
+    extract_fingerprint_dataset(dataset_id, ImagedRegionFingerprintExtractor, num_processes=num_processes,
+                                check_dataset_integrity=True, clean=True)
     return preprocessed / "dataset_fingerprint.json"
 
 
