@@ -38,9 +38,18 @@ def test_summarize_columns(errors: pd.DataFrame) -> None:
     table = summarize(errors)
     assert list(table.columns) == [
         "method", "n_cases", "n_detected", "mre_mm", "sd_mm", "median_mm", "n_missed", "n_landmarks",
-        "sdr_2mm", "sdr_2.5mm", "sdr_3mm", "sdr_4mm", "n_false_detections",
+        "sdr_2mm", "sdr_2.5mm", "sdr_3mm", "sdr_4mm", "n_false_detections", "max_mm",
     ]
     assert list(table["method"]) == ["net", "none"]
+
+
+def test_gross_failures_and_the_largest_error_are_reported(errors: pd.DataFrame) -> None:
+    # detected errors of "net": 5.0, 2.0, 2.5, 3.0 mm (the missed landmark is not a gross failure)
+    row = summarize(errors, gross_error_mm=2.75).set_index("method").loc["net"]
+    assert row["max_mm"] == 5.0
+    assert row["gross_error_mm"] == 2.75 and row["n_gross"] == 2
+    assert summarize(errors, gross_error_mm=5.0).set_index("method").loc["net", "n_gross"] == 0
+    assert summarize(errors, gross_error_mm=2.75).set_index("method").loc["none", "n_gross"] == 0
 
 
 def test_summarize_hand_computed(errors: pd.DataFrame) -> None:
@@ -128,3 +137,14 @@ def test_per_case_hand_computed(errors: pd.DataFrame) -> None:
     assert list(net["n_detected"]) == [2, 2] and list(net["n_missed"]) == [0, 1]
     np.testing.assert_allclose(net["mre_mm"], [3.5, 2.75])
     np.testing.assert_allclose(net["max_mm"], [5.0, 3.0])
+
+
+def test_fold_table_lists_each_folds_gross_failures() -> None:
+    from nnlandmark.evaluation.summary import fold_table
+
+    table = fold_table({1: {"n_cases": 3, "n_landmarks": 30, "mre_mm": 2.0, "median_mm": 1.5, "max_mm": 40.0,
+                            "gross_error_mm": 8.0, "n_gross": 2},
+                        0: {"n_cases": 3, "mre_mm": 1.0}})  # written before max_mm and n_gross existed
+    assert list(table["fold"]) == [0, 1]
+    assert table.loc[1, "n_gross"] == 2 and table.loc[1, "max_mm"] == 40.0
+    assert np.isnan(table.loc[0, "n_gross"]) and np.isnan(table.loc[0, "max_mm"])

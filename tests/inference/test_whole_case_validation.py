@@ -67,6 +67,9 @@ def test_validation_scores_present_landmarks_and_reports_every_confidence(tmp_pa
     assert seen == ["case_0"] and summary["n_cases"] == 1
     assert summary["mre_mm"] == pytest.approx(1.5, abs=0.05)  # 0 and 3 mm; the absent landmark is not scored
     assert summary["per_landmark_mre_mm"]["porion"] is None
+    assert summary["n_landmarks"] == 2 and summary["max_mm"] == pytest.approx(3.0, abs=0.05)
+    spacing = plans_manager.get_configuration("3d_fullres").spacing
+    assert summary["gross_error_mm"] == pytest.approx(10 * min(spacing)) and summary["n_gross"] == 0
     assert [c["reference_present"] for c in summary["confidences"]] == [True, True, False]
     written = read_landmarks(tmp_path / "validation" / "case_0.json")
     np.testing.assert_allclose(written.points, exact, atol=0.05)

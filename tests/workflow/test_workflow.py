@@ -82,10 +82,13 @@ def test_whole_dag_on_a_tiny_config(tmp_path: Path) -> None:
     assert len(errors) == 2 * len(test_cases) * len(names)
     summary = pd.read_csv(results / "tables" / "summary.csv")
     for column in ["method", "n_cases", "n_landmarks", "mre_mm", "sd_mm", "median_mm", "sdr_2mm", "sdr_2.5mm",
-                   "sdr_3mm", "sdr_4mm"]:
+                   "sdr_3mm", "sdr_4mm", "max_mm", "gross_error_mm", "n_gross"]:
         assert column in summary.columns
     assert summary.set_index("method").loc["model", "n_cases"] == len(test_cases)
     assert summary["mre_mm"].notna().all()
+    folds = pd.read_csv(results / "tables" / "folds.csv")
+    assert list(folds["fold"]) == [0, 1]
+    assert (folds["n_gross"] >= 0).all() and (folds["max_mm"] >= folds["mre_mm"]).all()
     per_landmark = pd.read_csv(results / "tables" / "per_landmark.csv")
     assert set(per_landmark["landmark"]) == set(names)
 

@@ -6,6 +6,8 @@ rule evaluate_predictions:
         model=rules.predict_test.output.predictions,
         baseline=rules.predict_baseline.output.predictions,
         manifest=rules.convert_dataset.output.manifest,
+        plans=rules.plan_experiment.output.plans,
+        folds=fold_sentinels,
     output:
         errors=report(
             f"{RESULTS}/{{dataset}}/tables/errors.csv",
@@ -28,11 +30,20 @@ rule evaluate_predictions:
             subcategory="{dataset}",
             labels={"table": "per landmark (no confidence intervals)", "format": "CSV"},
         ),
+        folds=report(
+            f"{RESULTS}/{{dataset}}/tables/folds.csv",
+            caption="../report/folds.rst",
+            category="Accuracy",
+            subcategory="{dataset}",
+            labels={"table": "each fold's whole-case validation", "format": "CSV"},
+        ),
     log:
         "logs/evaluate_predictions/{dataset}.log",
     params:
         root=lambda wc: nnunet_root(wc.dataset),
         sdr_thresholds_mm=config["evaluation"]["sdr_thresholds_mm"],
+        gross_error_mm=config["evaluation"].get("gross_error_mm"),
+        configuration=config["nnunet"]["configuration"],
     conda:
         "../../envs/nnlandmark.yaml"
     script:

@@ -11,6 +11,8 @@ from nnlandmark.script_logging import log_to_file, run_step
 def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
     log_to_file(smk.log[0])
     from nnlandmark.evaluation import collect_errors, per_landmark, summarize
+    from nnlandmark.evaluation.summary import fold_table
+    from nnlandmark.inference.whole_case_validation import gross_error_threshold_mm
     from nnlandmark.landmarks import read_landmarks
 
     manifest = json.loads(Path(smk.input.manifest).read_text())
@@ -23,11 +25,18 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
         tables.append(collect_errors(references, predictions, method=method))
     errors = pd.concat(tables, ignore_index=True)
     thresholds = [float(t) for t in smk.params.sdr_thresholds_mm]
-    summary = summarize(errors, sdr_thresholds_mm=thresholds)
+    gross_mm = smk.params.gross_error_mm
+    if gross_mm is None:  # 10 voxels of the finest target spacing, as in each fold's validation
+        plans = json.loads(Path(smk.input.plans).read_text())
+        gross_mm = gross_error_threshold_mm(plans["configurations"][smk.params.configuration]["spacing"])
+    summary = summarize(errors, sdr_thresholds_mm=thresholds, gross_error_mm=float(gross_mm))
     errors.to_csv(smk.output.errors, index=False)
     summary.to_csv(smk.output.summary, index=False)
     per_landmark(errors).to_csv(smk.output.per_landmark, index=False)
+    folds = fold_table({int(Path(p).stem.split("_")[1]): json.loads(Path(p).read_text()) for p in smk.input.folds})
+    folds.to_csv(smk.output.folds, index=False)
     print(summary.to_string(index=False))
+    print(folds.to_string(index=False))
 
 
 if __name__ == "__main__":  # nnU-Net's worker processes re-import this module: run only in the main process

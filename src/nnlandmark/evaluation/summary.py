@@ -84,14 +84,18 @@ def _counts(group: pd.DataFrame) -> dict[str, int]:
 
 
 def summarize(
-    errors: pd.DataFrame, *, sdr_thresholds_mm: Sequence[float] = DEFAULT_SDR_THRESHOLDS_MM
+    errors: pd.DataFrame,
+    *,
+    sdr_thresholds_mm: Sequence[float] = DEFAULT_SDR_THRESHOLDS_MM,
+    gross_error_mm: float | None = None,
 ) -> pd.DataFrame:
     """One row per method (in order of appearance).
 
     ``n_detected``, ``mre_mm``, ``sd_mm``, ``median_mm`` and ``n_missed`` describe the detected landmarks;
     ``n_landmarks`` and every ``sdr_<t>mm`` (percent within ``t`` mm, missed = failure) all landmarks
     present in the reference; then ``n_false_detections``. Statistics with nothing detected are NaN; SDR
-    is NaN only when the reference has no landmark present, and 0 when all of them are missed.
+    is NaN only when the reference has no landmark present, and 0 when all of them are missed. Last come
+    ``max_mm`` and, with ``gross_error_mm``, the detected landmarks farther than that (``n_gross``).
     """
     thresholds = check_thresholds(sdr_thresholds_mm)
     evaluated = evaluated_mask(errors)
@@ -104,9 +108,15 @@ def summarize(
         row.update({k: stats[k] for k in ("mre_mm", "sd_mm", "median_mm")})
         for t in thresholds:
             row[sdr_column(t)] = float(np.mean(success(scored, t))) if scored.size else math.nan
+        row["max_mm"] = stats["max_mm"]
+        if gross_error_mm is not None:
+            row["gross_error_mm"] = float(gross_error_mm)
+            row["n_gross"] = int((detected > gross_error_mm).sum())
         rows.append(row)
     columns = ["method", "n_cases", "n_detected", "mre_mm", "sd_mm", "median_mm", "n_missed", "n_landmarks"]
-    columns += [sdr_column(t) for t in thresholds] + ["n_false_detections"]
+    columns += [sdr_column(t) for t in thresholds] + ["n_false_detections", "max_mm"]
+    if gross_error_mm is not None:
+        columns += ["gross_error_mm", "n_gross"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -131,3 +141,16 @@ def per_case(errors: pd.DataFrame) -> pd.DataFrame:
     """Per method and case: MRE and max error over the ``n_detected`` detected landmarks (mm), then
     ``n_missed``."""
     return _grouped(errors, "case", ["method", "case", "n_detected", "mre_mm", "max_mm", "n_missed"])
+
+
+FOLD_COLUMNS = ("n_cases", "n_landmarks", "mre_mm", "median_mm", "max_mm", "gross_error_mm", "n_gross")
+
+
+def fold_table(summaries: dict[int, dict]) -> pd.DataFrame:
+    """One row per fold from its whole-case validation summary (``training/fold_N.json``).
+
+    Summaries written before ``max_mm``/``n_gross`` existed give NaN there rather than a wrong zero.
+    """
+    rows = [{"fold": fold, **{k: summaries[fold].get(k, math.nan) for k in FOLD_COLUMNS}}
+            for fold in sorted(summaries)]
+    return pd.DataFrame(rows, columns=["fold", *FOLD_COLUMNS])

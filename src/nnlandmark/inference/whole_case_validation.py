@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,16 @@ from nnunetv2.training.dataloading.nnunet_dataset import nnUNetBaseDataset
 
 from nnlandmark.inference.landmark_predictor import LandmarkPredictor
 from nnlandmark.landmarks import read_landmarks, write_landmarks
+
+
+# An error above this many voxels of the finest target spacing is a gross failure (a wrong structure,
+# not an imprecise one).
+GROSS_ERROR_VOXELS = 10.0
+
+
+def gross_error_threshold_mm(spacing: Sequence[float]) -> float:
+    """The gross-failure distance: :data:`GROSS_ERROR_VOXELS` voxels of the finest axis of ``spacing``."""
+    return GROSS_ERROR_VOXELS * float(min(spacing))
 
 
 def validate_cases(
@@ -25,6 +35,8 @@ def validate_cases(
     """Predict every preprocessed case of ``dataset``, write ``out_folder/<case>.json``; return a summary in mm.
 
     ``reference_folder`` holds the exact landmarks (``<case>.json``, LPS mm); ``on_case`` is told each case done.
+    The summary counts gross failures (``n_gross``: errors above ``gross_error_mm``, 10 voxels of the finest
+    target spacing) and gives the largest error, so a fold's single wild landmarks show beside its MRE.
     """
     names = predictor.names
     out_folder.mkdir(parents=True, exist_ok=True)
@@ -44,10 +56,15 @@ def validate_cases(
             if on_case is not None:
                 on_case(key)
     all_errors = [e for v in errors.values() for e in v]
+    gross_mm = gross_error_threshold_mm(predictor.configuration_manager.spacing)
     return {
         "n_cases": len(dataset.identifiers),
+        "n_landmarks": len(all_errors),
         "mre_mm": float(np.mean(all_errors)) if all_errors else float("nan"),
         "median_mm": float(np.median(all_errors)) if all_errors else float("nan"),
+        "max_mm": float(np.max(all_errors)) if all_errors else float("nan"),
+        "gross_error_mm": gross_mm,
+        "n_gross": int(sum(e > gross_mm for e in all_errors)),
         "per_landmark_mre_mm": {n: (float(np.mean(v)) if v else None) for n, v in errors.items()},
         "confidences": confidences,
     }
