@@ -1,4 +1,5 @@
-"""Command line: ``nnlandmark predict`` runs a trained model on new images, outside Snakemake."""
+"""Command line: ``nnlandmark predict`` runs a trained model on new images, outside Snakemake;
+``export-model`` packs a model into one .zip to share, ``show-model`` prints a model's card."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nnlandmark.errors import EXPECTED_ERRORS, InputError
+from nnlandmark.inference.model_folder import CHECKPOINTS, DEFAULT_CHECKPOINT, available_folds
+
+__all__ = ["available_folds", "build_parser", "main"]
 
 
 def at_least_one(text: str) -> int:
@@ -48,60 +52,97 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("-o", "--output", required=True, type=Path,
                          help="output folder, outside -i, created if missing; gets <case>.json (LPS mm, with "
                               "confidences) and <case>.mrk.json (3D Slicer); nothing else in it is touched")
-    predict.add_argument("-m", "--model", required=True, type=Path,
-                         help="trained model folder "
-                              "(.../nnUNet_results/DatasetNNN_X/nnLandmarkTrainer__<plans>__<conf>)")
-    predict.add_argument("-f", "--folds", nargs="+", type=int, default=None,
-                         help="folds to ensemble (default: every fold_N with the checkpoint)")
-    predict.add_argument("--checkpoint", default="checkpoint_final.pth",
-                         choices=["checkpoint_final.pth", "checkpoint_best.pth"])
+    add_model_arguments(predict, checkpoint_default=None)
     predict.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     predict.add_argument("--threads", type=at_least_one, default=os.cpu_count() or 1)
     predict.add_argument("--tile-step-size", type=step_fraction, default=0.5,
                          help="sliding-window step as a fraction of the patch size, in (0, 1]")
+    export = commands.add_parser("export-model", help="pack a trained model's folds and card into one .zip")
+    add_model_arguments(export, checkpoint_default=DEFAULT_CHECKPOINT, exported=False)
+    export.add_argument("-o", "--output", required=True, type=Path,
+                        help="the .zip to write (replaced if it exists); its folder must exist")
+    show = commands.add_parser("show-model", help="print the card of a model folder or an exported .zip")
+    add_model_arguments(show, checkpoint_default=None)
     return parser
 
 
-def available_folds(model_dir: Path, checkpoint: str) -> list[int]:
-    """Folds of ``model_dir`` that have ``checkpoint``."""
-    if not model_dir.is_dir():
-        message = f"model folder {model_dir} does not exist; pass the trained model folder with -m"
-        raise FileNotFoundError(message)
-    folds = sorted(int(p.parent.name.split("_")[1]) for p in model_dir.glob(f"fold_*/{checkpoint}"))
-    if not folds:
-        message = f"no fold_*/{checkpoint} in {model_dir}: is it a trained nnLandmark model folder?"
-        raise FileNotFoundError(message)
-    return folds
+def add_model_arguments(parser: argparse.ArgumentParser, *, checkpoint_default: str | None,
+                        exported: bool = True) -> None:
+    """``-m``, ``-f`` and ``--checkpoint``, shared by the commands that read a model."""
+    model_help = "trained model folder (.../nnUNet_results/DatasetNNN_X/nnLandmarkTrainer__<plans>__<conf>)"
+    parser.add_argument("-m", "--model", required=True, type=Path,
+                        help=f"{model_help}, or a model .zip from export-model" if exported else model_help)
+    parser.add_argument("-f", "--folds", nargs="+", type=int, default=None,
+                        help="folds to use (default: every fold_N with the checkpoint)")
+    default = ("the one it was exported with; checkpoint_final.pth for a training folder"
+               if checkpoint_default is None else checkpoint_default)
+    parser.add_argument("--checkpoint", default=checkpoint_default, choices=CHECKPOINTS,
+                        help=f"default: {default}")
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    """Check paths, model folder and image headers, then load the model and predict; writes only in ``-o``."""
+    """Check paths, model and image headers, then load the model and predict; writes only in ``-o``."""
     from nnlandmark.experiment_planning.stages import configure_nnunet_runtime
 
     configure_nnunet_runtime(processes=args.threads)
     import torch
 
+    from nnlandmark.api import resolve_device
     from nnlandmark.inference.landmark_predictor import load_model
+    from nnlandmark.inference.model_archive import open_model
+    from nnlandmark.inference.model_card import default_checkpoint
     from nnlandmark.inference.predict_folder import (
         check_images,
         check_output_folder,
         images_in_folder,
         predict_images,
     )
-    from nnlandmark.training.run_fold import resolve_device
 
     check_output_folder(args.output, images_dir=args.images)
-    folds = args.folds if args.folds is not None else available_folds(args.model, args.checkpoint)
+    model_dir = open_model(args.model)
+    checkpoint = args.checkpoint or default_checkpoint(model_dir)
+    folds = args.folds if args.folds is not None else available_folds(model_dir, checkpoint)
     images = images_in_folder(args.images)
     check_images(images)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda, but torch sees no GPU; use --device auto or --device cpu")
     torch.set_num_threads(args.threads)
-    predictor = load_model(args.model, folds=folds, checkpoint=args.checkpoint,
+    predictor = load_model(model_dir, folds=folds, checkpoint=checkpoint,
                            device=resolve_device(args.device), tile_step_size=args.tile_step_size)
     results = predict_images(predictor, images, args.output)
     print(json.dumps({"cases": len(results), "folds": folds, "output": str(args.output)}))
     return 0
+
+
+def run_export_model(args: argparse.Namespace) -> int:
+    """Write the chosen folds of a model folder, with its card, into one .zip."""
+    from nnlandmark.inference.model_archive import export_model
+
+    card = export_model(args.model, args.output, folds=args.folds, checkpoint=args.checkpoint)
+    folds = [entry["fold"] for entry in card["folds"]]
+    print(json.dumps({"archive": str(args.output), "folds": folds, "checkpoint": args.checkpoint,
+                      "files": len(card["manifest"]) + 1}))
+    return 0
+
+
+def run_show_model(args: argparse.Namespace) -> int:
+    """Print the card of an exported model (as stored, after checking it), or of a training folder."""
+    from nnlandmark.inference.model_archive import archive_card_text
+    from nnlandmark.inference.model_card import build_card, default_checkpoint, read_stored_text, render_card
+
+    if args.model.is_file():
+        text = archive_card_text(args.model)
+    else:
+        text = read_stored_text(args.model)
+        if text is None:
+            checkpoint = args.checkpoint or default_checkpoint(args.model)
+            folds = args.folds if args.folds is not None else available_folds(args.model, checkpoint)
+            text = render_card(build_card(args.model, folds=folds, checkpoint=checkpoint))
+    print(text, end="")
+    return 0
+
+
+COMMANDS = {"predict": run_predict, "export-model": run_export_model, "show-model": run_show_model}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,12 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("nnlandmark").setLevel(logging.INFO)  # progress of ours; others' only when it matters
     try:
-        if args.command == "predict":
-            return run_predict(args)
+        return COMMANDS[args.command](args)
     except EXPECTED_ERRORS as err:
         print(f"nnlandmark {args.command}: error: {err}", file=sys.stderr)
         return 2
-    return 1
 
 
 if __name__ == "__main__":

@@ -18,14 +18,14 @@ from torch import nn
 
 from nnlandmark.atomic_write import write_text_atomic
 from nnlandmark.checkpoints import load_checkpoint
-from nnlandmark.errors import InputError
 from nnlandmark.inference.coordinates import preprocessed_to_world
 from nnlandmark.inference.decode import Activation, decode_heatmaps
+from nnlandmark.inference.fold_records import check_folds_agree
+from nnlandmark.inference.model_folder import MODEL_INFO, check_model_folder, checkpoint_files, read_json
 from nnlandmark.landmarks import LandmarkSet
 
 log = logging.getLogger(__name__)
 
-MODEL_INFO = "nnlandmark.json"
 TRAINER_NAME = "nnLandmarkTrainer"
 
 
@@ -62,13 +62,22 @@ class LandmarkPredictor:
         present = confidence >= self.absent_below
         return LandmarkSet(self.names, world, present, confidence)
 
-    def predict_image(self, image_file: Path) -> LandmarkSet:
-        """Preprocess one image file the way training data was, then predict its landmarks."""
+    def predict_array(self, data: np.ndarray, properties: dict[str, Any]) -> LandmarkSet:
+        """Landmarks of an image as nnU-Net's reader gives it: ``data`` (channels, *numpy axes), ``properties``.
+
+        ``properties`` needs nnU-Net's ``spacing`` and SimpleITK's ``sitk_stuff`` (spacing, origin, direction).
+        """
         preprocessor = self.configuration_manager.preprocessor_class(verbose=False)
-        data, _, properties = preprocessor.run_case(
-            [str(image_file)], None, self.plans_manager, self.configuration_manager, self.predictor.dataset_json
-        )
+        data, _, properties = preprocessor.run_case_npy(data, None, dict(properties), self.plans_manager,
+                                                        self.configuration_manager, self.predictor.dataset_json)
         return self.predict_preprocessed(torch.from_numpy(np.ascontiguousarray(data)), properties)
+
+    def predict_image(self, image_file: Path | Sequence[Path]) -> LandmarkSet:
+        """Read an image file (or one file per channel) as training data was read, then predict its landmarks."""
+        files = [image_file] if isinstance(image_file, (str, Path)) else list(image_file)
+        reader = self.plans_manager.image_reader_writer_class()
+        data, properties = reader.read_images([str(f) for f in files])
+        return self.predict_array(data, properties)
 
 
 def build_network(plans_manager: PlansManager, configuration_manager: ConfigurationManager, *,
@@ -122,13 +131,6 @@ def make_nnunet_predictor(*, device: torch.device, tile_step_size: float = 0.5) 
     )
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"{path} is not valid JSON ({err}); copy the model folder again") from None
-
-
 def load_model(
     model_dir: Path,
     *,
@@ -140,26 +142,17 @@ def load_model(
     """Load a trained model folder (``nnLandmarkTrainer__<plans>__<configuration>``) for ensembled prediction.
 
     Built directly from the folder's files: nnU-Net's trainer lookup by name is not used.
-    Checkpoints are loaded weights-only, with an allow-list of types (``nnlandmark.checkpoints``).
+    Checkpoints are loaded weights-only, with an allow-list of types (``nnlandmark.checkpoints``). Folds
+    whose provenance records say they were trained from different recipes, plans or dataset.json are refused.
     """
     model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        message = (f"model folder {model_dir} does not exist; pass a trained model folder "
-                   "(.../nnUNet_results/DatasetNNN_X/nnLandmarkTrainer__<plans>__<configuration>)")
-        raise FileNotFoundError(message)
-    info_file = model_dir / MODEL_INFO
-    for required in (info_file, model_dir / "plans.json", model_dir / "dataset.json"):
-        if not required.is_file():
-            raise FileNotFoundError(f"{required} is missing: is {model_dir} an nnLandmark model folder?")
-    parameters = []
-    for fold in folds:
-        path = model_dir / f"fold_{fold}" / checkpoint
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: train fold {fold} first or choose other folds")
-        parameters.append(load_checkpoint(path, required=("network_weights",))["network_weights"])
-    info = _read_json(info_file)
-    plans_manager = PlansManager(_read_json(model_dir / "plans.json"))
-    dataset_json = _read_json(model_dir / "dataset.json")
+    check_model_folder(model_dir)
+    paths = checkpoint_files(model_dir, folds, checkpoint)
+    check_folds_agree(model_dir, folds)
+    parameters = [load_checkpoint(path, required=("network_weights",))["network_weights"] for path in paths]
+    info = read_json(model_dir / MODEL_INFO)
+    plans_manager = PlansManager(read_json(model_dir / "plans.json"))
+    dataset_json = read_json(model_dir / "dataset.json")
     configuration_manager = plans_manager.get_configuration(info["configuration"])
     names = tuple(info["landmarks"])
     network = build_network(plans_manager, configuration_manager,

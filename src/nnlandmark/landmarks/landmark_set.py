@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from nnlandmark.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class LandmarkError(InputError):
@@ -113,3 +118,21 @@ class LandmarkSet:
             and bool(np.array_equal(self.present, other.present))
             and bool(np.allclose(self.points[self.present], other.points[other.present], atol=atol))
         )
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per landmark: name, x, y, z (LPS mm; NaN when absent), present, confidence (NaN if none)."""
+        import pandas as pd
+
+        confidence = self.confidence if self.confidence is not None else np.full(len(self.names), np.nan)
+        return pd.DataFrame({
+            "name": list(self.names),
+            "x": self.points[:, 0], "y": self.points[:, 1], "z": self.points[:, 2],
+            "present": self.present.copy(),
+            "confidence": np.asarray(confidence, dtype=np.float64),
+        })
+
+    def write(self, path: str | Path) -> None:
+        """Write to ``path`` in the format its suffix names: .mrk.json (3D Slicer), .fcsv, .json or .csv."""
+        from nnlandmark.landmarks.io import write_landmarks
+
+        write_landmarks(path, self)
