@@ -59,6 +59,29 @@ def test_conversion_writes_nnunet_layout(tmp_path: Path, oblique_geometry: Image
     k, j, i = np.nonzero(array == 2)
     centroid = oblique_geometry.index_to_world(np.array([[i.mean(), j.mean(), k.mean()]]))[0]
     assert np.linalg.norm(centroid - exact.point("sella")) < 1.0
+    assert dataset["blob_radius_vox"] == 2.0
+    assert dataset["blob_target_spacing_mm"] == pytest.approx(list(oblique_geometry.spacing))
+    assert dataset["blob_semi_axes_mm"] == pytest.approx([2 * s for s in oblique_geometry.spacing])
+
+
+def test_landmarks_too_close_to_paint_apart_stop_conversion_before_writing(
+    tmp_path: Path, oblique_geometry: ImageGeometry
+) -> None:
+    make_folder_dataset(tmp_path / "src", oblique_geometry)
+    close = read_landmarks(tmp_path / "src" / "landmarks" / "case3.json")
+    index = oblique_geometry.world_to_index(close.points)
+    index[1] = index[0] + np.array([1.0, 0.0, 0.5])  # sella 0.9 mm in-plane and 1.25 mm through-plane from nasion
+    write_landmarks(tmp_path / "src" / "landmarks" / "case3.json",
+                    LandmarkSet(NAMES, oblique_geometry.index_to_world(index), close.present))
+    cases, names = load_folder_dataset(tmp_path / "src" / "images", tmp_path / "src" / "landmarks")
+    with pytest.raises(DatasetError, match=r"closer than 2 voxels at the estimated target spacing \(0\.9, 1\.3, 2\.5\) "
+                                           r"mm .*: case3: nasion and sella are 1\.54 mm \(1\.12 voxels\) apart"):
+        write_nnunet_raw_dataset(cases, raw_root=tmp_path / "raw", dataset_id=42, name="Toy", landmark_names=names,
+                                 test_cases=["case5", "case6"], channel_name="MRI")
+    assert not (tmp_path / "raw").exists()
+    # held out, the case is not painted and converts
+    write_nnunet_raw_dataset(cases, raw_root=tmp_path / "raw", dataset_id=42, name="Toy", landmark_names=names,
+                             test_cases=["case3", "case6"], channel_name="MRI")
 
 
 def test_unknown_test_case_is_named(tmp_path: Path, oblique_geometry: ImageGeometry) -> None:

@@ -8,14 +8,19 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import SimpleITK as sitk
 from tqdm import tqdm
 
-from nnlandmark.dataset_conversion.blobs import blob_radius_mm, paint_landmark_blobs
+from nnlandmark.dataset_conversion.blobs import (
+    BlobShape,
+    close_pairs,
+    estimate_target_spacing,
+    paint_landmark_blobs,
+    too_close_message,
+)
 from nnlandmark.dataset_conversion.source_case import SourceCase
-from nnlandmark.datasets.checks import check_fold_count, check_test_cases
-from nnlandmark.landmarks import ImageGeometry, write_landmarks
+from nnlandmark.datasets.checks import DatasetError, check_fold_count, check_test_cases
+from nnlandmark.landmarks import ImageGeometry, LandmarkSet, write_landmarks
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +60,22 @@ def write_nnunet_raw_dataset(
     train_ids = sorted(c for c in by_id if c not in set(test_cases))
     test_ids = sorted(test_cases)
     check_fold_count(len(train_ids), num_folds, n_test=len(test_ids))
-
     final = Path(raw_root) / dataset_folder_name(dataset_id, name)
+
+    geometries = {cid: ImageGeometry.from_file(by_id[cid].image) for cid in by_id}
+    # nnU-Net plans from the training images only, so the target spacing is estimated from them
+    target_spacing = estimate_target_spacing([geometries[cid].spacing for cid in train_ids])
+    blob = BlobShape(radius_vox=blob_radius_vox, target_spacing=target_spacing)
+    check_blob_separation({cid: by_id[cid].landmarks.reorder(names) for cid in train_ids}, geometries, blob)
+    log.info(
+        "painting landmark blobs of %.1f voxels at the estimated target spacing (%s) mm: semi-axes (%s) mm",
+        blob_radius_vox, _mm(target_spacing), _mm(blob.semi_axes_mm),
+    )
+
     tmp = final.with_name(final.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     for sub in ("imagesTr", "labelsTr", "imagesTs", "landmarksTr", "landmarksTs"):
         (tmp / sub).mkdir(parents=True)
-
-    geometries = {cid: ImageGeometry.from_file(by_id[cid].image) for cid in by_id}
-    median_spacing = tuple(np.median([g.spacing for g in geometries.values()], axis=0))
-    radius_mm = blob_radius_mm(median_spacing, radius_vox=blob_radius_vox)
-    log.info("painting landmark blobs of radius %.2f mm (%.1f voxels at the median spacing)", radius_mm, blob_radius_vox)
 
     for cid in tqdm(train_ids + test_ids, desc=f"converting {final.name}", unit="case"):
         case = by_id[cid]
@@ -78,7 +88,8 @@ def write_nnunet_raw_dataset(
             (tmp / "raters" / rater).mkdir(parents=True, exist_ok=True)
             write_landmarks(tmp / "raters" / rater / f"{cid}.json", rater_set.reorder(names))
         if split == "Tr":
-            labels = sitk.GetImageFromArray(paint_landmark_blobs(geometries[cid], landmarks, radius_mm=radius_mm))
+            painted = paint_landmark_blobs(geometries[cid], landmarks, shape=blob, case_id=cid)
+            labels = sitk.GetImageFromArray(painted)
             labels.CopyInformation(image)
             sitk.WriteImage(labels, str(tmp / "labelsTr" / f"{cid}{FILE_ENDING}"), useCompression=True)
 
@@ -90,7 +101,9 @@ def write_nnunet_raw_dataset(
         "name": name,
         "landmarks": list(names),
         "test_cases": test_ids,
-        "blob_radius_mm": radius_mm,
+        "blob_radius_vox": blob_radius_vox,
+        "blob_target_spacing_mm": list(target_spacing),
+        "blob_semi_axes_mm": list(blob.semi_axes_mm),
         "description": "landmarks painted as label blobs; exact LPS mm positions in landmarksTr/ and landmarksTs/",
     }
     (tmp / "dataset.json").write_text(json.dumps(dataset_json, indent=2))
@@ -100,6 +113,22 @@ def write_nnunet_raw_dataset(
     tmp.rename(final)
     log.info("wrote %s: %d training and %d test cases", final, len(train_ids), len(test_ids))
     return final
+
+
+def check_blob_separation(
+    landmarks: dict[str, LandmarkSet], geometries: dict[str, ImageGeometry], blob: BlobShape
+) -> None:
+    """Stop before writing anything when landmarks of any training case are too close to paint apart."""
+    problems = []
+    for cid, case_landmarks in landmarks.items():
+        problems += [f"{cid}: {pair}" for pair in close_pairs(geometries[cid], case_landmarks, shape=blob)]
+    if problems:
+        shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
+        raise DatasetError(too_close_message(shown, blob))
+
+
+def _mm(values: Sequence[float]) -> str:
+    return ", ".join(f"{v:.3g}" for v in values)
 
 
 def crossval_splits(train_ids: Sequence[str], num_folds: int, seed: int) -> list[dict[str, list[str]]]:
