@@ -55,3 +55,16 @@ def test_edt_ball_is_a_peak_normalised_cone() -> None:
     assert float(ball[5, 5, 7]) == pytest.approx(0.5)
     assert float(ball[5, 5, 9]) == pytest.approx(0.0)
     assert float(ball[0, 0, 0]) == 0.0
+
+
+def test_centroids_are_the_voxel_means_of_each_label_in_each_sample() -> None:
+    """Exact means for any blob shape (cut, hollow, scattered), the arithmetic painted blobs are centred for."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(-1, 6, size=(2, 9, 10, 11)).astype(np.int16)  # label 5 > K counts as background
+    labels[rng.random(labels.shape) < 0.6] = 0
+    c = blob_centroids(torch.from_numpy(labels), 4)  # (B, Z, Y, X) without the channel axis
+    for b in range(2):
+        for k in range(1, 5):
+            voxels = np.argwhere(labels[b] == k)
+            assert float(c.voxels[b, k - 1]) == len(voxels)
+            np.testing.assert_allclose(c.centres[b, k - 1].numpy(), voxels.mean(axis=0), atol=1e-4)

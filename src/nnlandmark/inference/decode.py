@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-Activation = Literal["softmax", "sigmoid"]
+# softmax: raw logits of a spatial softmax (legacy ``ssce``); sigmoid: per-voxel logits (``mse``, ``bce_topk``);
+# log_probability: absolute log-probabilities, as the ``ssce_null`` network outputs them
+Activation = Literal["softmax", "sigmoid", "log_probability"]
+ACTIVATIONS = ("softmax", "sigmoid", "log_probability")
 
 # voxels around the peak that are converted to log-heatmap values: the parabola needs 1, the softmax mass 2
 CONFIDENCE_RADIUS = 2
@@ -16,20 +21,50 @@ CONFIDENCE_RADIUS = 2
 SLAB_VOXELS = 1 << 18
 
 
+def _check(activation: str) -> None:
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
+
+
+def gaussian_sigma_vox(
+    *, sigma_vox: float, sigma_mm: float | None, spacing: Sequence[float]
+) -> tuple[float, ...]:
+    """The target Gaussian's sigma per array axis in voxels: ``sigma_mm / spacing`` if given, else ``sigma_vox``."""
+    if sigma_mm is None:
+        return (float(sigma_vox),) * len(spacing)
+    return tuple(float(sigma_mm) / float(s) for s in spacing)
+
+
+def recipe_sigma_vox(recipe: Mapping[str, Any], spacing: Sequence[float]) -> tuple[float, ...]:
+    """:func:`gaussian_sigma_vox` of a model's recipe (the flat ``train`` layout in ``nnlandmark.json``)."""
+    return gaussian_sigma_vox(sigma_vox=float(recipe.get("sigma_vox") or 2.0), sigma_mm=recipe.get("sigma_mm"),
+                              spacing=spacing)
+
+
+def confidence_radius(activation: Activation, sigma_vox: Sequence[float] | None) -> tuple[int, ...]:
+    """Half-width per axis of the box whose probability mass is a ``log_probability`` channel's confidence.
+
+    +-2 sigma (at least 1 voxel), so the confidence is about the same share of the Gaussian (~0.9 when
+    present) on any grid. The other activations keep +-2 voxels, the window their validation used.
+    """
+    if activation != "log_probability" or sigma_vox is None:
+        return (CONFIDENCE_RADIUS,) * 3
+    return tuple(max(1, math.ceil(2.0 * s)) for s in sigma_vox)
+
+
 def log_heatmap(channel: torch.Tensor, *, activation: Activation) -> torch.Tensor:
     """Log of the heatmap a raw output channel stands for (up to a constant for softmax)."""
+    _check(activation)
     x = channel.float()
-    if activation == "softmax":
-        return x
     if activation == "sigmoid":
         return -F.softplus(-x)
-    raise ValueError(f"activation must be 'softmax' or 'sigmoid', got {activation!r}")
+    return x
 
 
 def peak_index(channel: torch.Tensor) -> tuple[int, ...]:
     """Index of a channel's largest raw value (the first one on ties), read in the channel's own dtype.
 
-    Both activations' log-heatmaps increase with the raw value, so this is the heatmap's peak without
+    Every activation's log-heatmap increases with the raw value, so this is the heatmap's peak without
     converting the channel. A maximum per leading slice, then across slices, is about twice as fast on
     float16 as one flat argmax.
     """
@@ -69,44 +104,57 @@ def softmax_log_normaliser(channel: torch.Tensor) -> torch.Tensor:
     return torch.logsumexp(torch.stack(parts), dim=0)
 
 
+def _radius(radius: int | Sequence[int], ndim: int) -> tuple[int, ...]:
+    return (int(radius),) * ndim if isinstance(radius, (int, np.integer)) else tuple(int(r) for r in radius)
+
+
 def peak_confidence(
-    log_values: torch.Tensor, peak: tuple[int, ...], *, activation: Activation, radius: int = CONFIDENCE_RADIUS,
-    log_normaliser: torch.Tensor | None = None,
+    log_values: torch.Tensor, peak: tuple[int, ...], *, activation: Activation,
+    radius: int | Sequence[int] = CONFIDENCE_RADIUS, log_normaliser: torch.Tensor | None = None,
 ) -> float:
-    """Confidence in [0, 1]: the peak's sigmoid, or the softmax mass within ``radius`` voxels of the peak.
+    """Confidence in [0, 1]: the peak's sigmoid, or the probability mass within ``radius`` voxels of the peak.
 
     For softmax, ``log_normaliser`` is the channel's logsumexp when ``log_values`` is only a window around
-    the peak; without it ``log_values`` must be the whole channel.
+    the peak; without it ``log_values`` must be the whole channel. A ``log_probability`` channel is already
+    normalised: its mass near the peak is ~1 for a landmark that is there and ~0 when every window said null.
     """
+    _check(activation)
     if activation == "sigmoid":
         return float(torch.exp(log_values[peak]))
-    lse = torch.logsumexp(log_values.flatten(), dim=0) if log_normaliser is None else log_normaliser
-    window = tuple(slice(max(0, p - radius), p + radius + 1) for p in peak)
+    if activation == "log_probability":
+        lse = torch.zeros(())
+    else:
+        lse = torch.logsumexp(log_values.flatten(), dim=0) if log_normaliser is None else log_normaliser
+    window = tuple(slice(max(0, p - r), p + r + 1) for p, r in zip(peak, _radius(radius, len(peak))))
     return float(torch.exp(log_values[window] - lse).sum().clamp(max=1.0))
 
 
-def decode_channel(channel: torch.Tensor, *, activation: Activation) -> tuple[np.ndarray, float]:
+def decode_channel(
+    channel: torch.Tensor, *, activation: Activation, radius: int | Sequence[int] = CONFIDENCE_RADIUS
+) -> tuple[np.ndarray, float]:
     """Sub-voxel peak (array axis order) and confidence of one (Z, Y, X) output channel.
 
-    Only the peak's neighbourhood is converted to float32 log-heatmap values; the softmax normaliser is the
-    one other pass over the channel.
+    Only the peak's neighbourhood (``radius`` per axis, at least 1) is converted to float32 log-heatmap
+    values; the softmax normaliser is the one other pass over the channel.
     """
-    if activation not in ("softmax", "sigmoid"):
-        raise ValueError(f"activation must be 'softmax' or 'sigmoid', got {activation!r}")
+    _check(activation)
+    radii = tuple(max(1, r) for r in _radius(radius, channel.ndim))
     peak = peak_index(channel)
-    start = [max(0, p - CONFIDENCE_RADIUS) for p in peak]
-    window = tuple(slice(s, p + CONFIDENCE_RADIUS + 1) for s, p in zip(start, peak))
+    start = [max(0, p - r) for p, r in zip(peak, radii)]
+    window = tuple(slice(s, p + r + 1) for s, p, r in zip(start, peak, radii))
     log_values = log_heatmap(channel[window], activation=activation)
     local = tuple(p - s for p, s in zip(peak, start))
     # the window reaches the channel's border exactly where the peak does, so refine_peak's border rule holds
     position = refine_peak(log_values, local) + np.asarray(start, dtype=np.float64)
     normaliser = softmax_log_normaliser(channel) if activation == "softmax" else None
-    confidence = peak_confidence(log_values, local, activation=activation, log_normaliser=normaliser)
+    confidence = peak_confidence(log_values, local, activation=activation, radius=radii,
+                                 log_normaliser=normaliser)
     return position, confidence
 
 
 def decode_heatmaps(
-    logits: torch.Tensor, *, activation: Activation, first_channel: int = 1
+    logits: torch.Tensor, *, activation: Activation, first_channel: int = 1,
+    radius: int | Sequence[int] = CONFIDENCE_RADIUS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decode every landmark channel of (C, Z, Y, X) logits; channel 0 is the unused background head.
 
@@ -117,7 +165,7 @@ def decode_heatmaps(
         raise ValueError(f"expected (C, Z, Y, X) logits, got shape {tuple(logits.shape)}")
     positions, confidences = [], []
     for c in range(first_channel, logits.shape[0]):
-        position, confidence = decode_channel(logits[c], activation=activation)
+        position, confidence = decode_channel(logits[c], activation=activation, radius=radius)
         positions.append(position)
         confidences.append(confidence)
     return np.asarray(positions, dtype=np.float64).reshape(-1, 3), np.asarray(confidences, dtype=np.float64)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,9 +21,16 @@ from torch import nn
 from nnlandmark.atomic_write import write_text_atomic
 from nnlandmark.checkpoints import load_checkpoint
 from nnlandmark.inference.coordinates import preprocessed_to_world
-from nnlandmark.inference.decode import Activation, decode_heatmaps
+from nnlandmark.inference.decode import (
+    CONFIDENCE_RADIUS,
+    Activation,
+    confidence_radius,
+    decode_heatmaps,
+    recipe_sigma_vox,
+)
 from nnlandmark.inference.fold_records import check_folds_agree
 from nnlandmark.inference.model_folder import MODEL_INFO, check_model_folder, checkpoint_files, read_json
+from nnlandmark.inference.network import NullLogitNetwork
 from nnlandmark.landmarks import LandmarkSet
 
 log = logging.getLogger(__name__)
@@ -37,6 +46,7 @@ class LandmarkPredictor:
     names: tuple[str, ...]
     activation: Activation
     absent_below: float = 0.0
+    confidence_radius: tuple[int, ...] = (CONFIDENCE_RADIUS,) * 3
 
     @property
     def plans_manager(self) -> PlansManager:
@@ -47,12 +57,26 @@ class LandmarkPredictor:
         return self.predictor.configuration_manager
 
     def predict_preprocessed(self, data: torch.Tensor, properties: dict[str, Any]) -> LandmarkSet:
-        """Landmarks (LPS mm) of one preprocessed case; the logits of all loaded folds are averaged."""
-        if self.predictor.list_of_parameters:
-            logits = self.predictor.predict_logits_from_preprocessed_data(data)
-        else:
-            logits = self.predictor.predict_sliding_window_return_logits(data).cpu()
-        positions, confidence = decode_heatmaps(logits, activation=self.activation)
+        """Landmarks (LPS mm) of one preprocessed case, ensembled over the loaded folds.
+
+        Positions are decoded from the folds' averaged outputs, as nnU-Net ensembles. For log-probabilities
+        the average is the log of the folds' geometric mean (a product of experts, not renormalised): it
+        peaks where the folds jointly put most probability, for equally wide Gaussians at the mean of their
+        peaks. A landmark's confidence is the mean of the folds' own confidences, the kind of number each
+        fold's whole-case validation records, so the absence threshold chosen on those applies here.
+        """
+        total, confidences = None, []
+        with torch.inference_mode():  # nnU-Net's outputs are inference tensors: summed in place only in this mode
+            for logits in self._fold_logits(data):
+                positions, confidence = decode_heatmaps(logits, activation=self.activation,
+                                                        radius=self.confidence_radius)
+                confidences.append(confidence)
+                total = logits if total is None else total.add_(logits)
+            if len(confidences) > 1:
+                total /= len(confidences)
+                positions, _ = decode_heatmaps(total, activation=self.activation, radius=self.confidence_radius)
+                confidence = np.mean(confidences, axis=0)
+        logits = total
         world = preprocessed_to_world(
             positions,
             preprocessed_shape=tuple(logits.shape[1:]),
@@ -61,6 +85,14 @@ class LandmarkPredictor:
         )
         present = confidence >= self.absent_below
         return LandmarkSet(self.names, world, present, confidence)
+
+    def _fold_logits(self, data: torch.Tensor) -> Iterator[torch.Tensor]:
+        """Each loaded fold's sliding-window output on the CPU (the network as it is when no folds are loaded)."""
+        network = self.predictor.network
+        for parameters in self.predictor.list_of_parameters or [None]:
+            if parameters is not None:
+                getattr(network, "_orig_mod", network).load_state_dict(parameters)  # torch.compile's wrapper
+            yield self.predictor.predict_sliding_window_return_logits(data).cpu()
 
     def predict_array(self, data: np.ndarray, properties: dict[str, Any]) -> LandmarkSet:
         """Landmarks of an image as nnU-Net's reader gives it: ``data`` (channels, *numpy axes), ``properties``.
@@ -81,13 +113,15 @@ class LandmarkPredictor:
 
 
 def build_network(plans_manager: PlansManager, configuration_manager: ConfigurationManager, *,
-                  num_input_channels: int, num_landmarks: int) -> nn.Module:
+                  num_input_channels: int, num_landmarks: int, activation: Activation = "softmax") -> nn.Module:
     """nnLandmarkTrainer's network: the plans' architecture, channel 0 plus one per landmark, no deep supervision.
 
     Built the way nnU-Net's ``nnUNetTrainer.build_network_architecture`` does, without importing the trainer,
-    so that prediction does not depend on training (a test checks both build the same network).
+    so that prediction does not depend on training (a test checks both build the same network). The model's
+    ``activation`` says which: ``log_probability`` (the ``ssce_null`` recipe) wraps the U-Net in
+    :class:`~nnlandmark.inference.network.NullLogitNetwork`; the other recipes train the plain U-Net.
     """
-    return get_network_from_plans(
+    unet = get_network_from_plans(
         configuration_manager.network_arch_class_name,
         configuration_manager.network_arch_init_kwargs,
         configuration_manager.network_arch_init_kwargs_req_import,
@@ -96,6 +130,10 @@ def build_network(plans_manager: PlansManager, configuration_manager: Configurat
         allow_init=True,
         deep_supervision=False,
     )
+    if activation != "log_probability":
+        return unet
+    patch_size = tuple(configuration_manager.patch_size)
+    return NullLogitNetwork.around(unet, num_landmarks=num_landmarks, patch_size=patch_size)
 
 
 def predictor_for_network(
@@ -110,25 +148,39 @@ def predictor_for_network(
     parameters: list[dict[str, Any]] | None = None,
     tile_step_size: float = 0.5,
     absent_below: float = 0.0,
+    sigma_vox: Sequence[float] | None = None,
 ) -> LandmarkPredictor:
-    """A :class:`LandmarkPredictor` around ``network``: as it is, or with each fold's ``parameters`` in turn."""
+    """A :class:`LandmarkPredictor` around ``network``: as it is, or with each fold's ``parameters`` in turn.
+
+    ``sigma_vox``: the target Gaussian's sigma per axis (voxels); a ``log_probability`` confidence is the mass
+    within +-2 sigma of the peak. Validation and prediction must pass the same (``recipe_sigma_vox``).
+    """
     predictor = make_nnunet_predictor(device=device, tile_step_size=tile_step_size)
     predictor.manual_initialization(network, plans_manager, configuration_manager, parameters, dataset_json,
                                     TRAINER_NAME, None)
-    return LandmarkPredictor(predictor, tuple(names), activation, absent_below)
+    return LandmarkPredictor(predictor, tuple(names), activation, absent_below,
+                             confidence_radius(activation, sigma_vox))
 
 
 def make_nnunet_predictor(*, device: torch.device, tile_step_size: float = 0.5) -> nnUNetPredictor:
-    """nnU-Net's predictor without mirroring (it would swap left/right landmarks)."""
-    return nnUNetPredictor(
-        tile_step_size=tile_step_size,
-        use_gaussian=True,
-        use_mirroring=False,
-        perform_everything_on_device=device.type == "cuda",
-        device=device,
-        verbose=False,
-        allow_tqdm=False,
-    )
+    """nnU-Net's predictor without mirroring (it would swap left/right landmarks).
+
+    On a CPU nnU-Net prints that everything-on-device is for CUDA only, even when not asked for it: that
+    line goes to the debug log, not the user's console.
+    """
+    with contextlib.redirect_stdout(io.StringIO()) as said:
+        predictor = nnUNetPredictor(
+            tile_step_size=tile_step_size,
+            use_gaussian=True,
+            use_mirroring=False,
+            perform_everything_on_device=device.type == "cuda",
+            device=device,
+            verbose=False,
+            allow_tqdm=False,
+        )
+    if said.getvalue().strip():
+        log.debug("nnU-Net: %s", said.getvalue().strip())
+    return predictor
 
 
 def load_model(
@@ -156,10 +208,13 @@ def load_model(
     configuration_manager = plans_manager.get_configuration(info["configuration"])
     names = tuple(info["landmarks"])
     network = build_network(plans_manager, configuration_manager,
-                            num_input_channels=len(dataset_json["channel_names"]), num_landmarks=len(names)).to(device)
+                            num_input_channels=len(dataset_json["channel_names"]), num_landmarks=len(names),
+                            activation=info["activation"]).to(device)
     predictor = predictor_for_network(network, plans_manager, configuration_manager, dataset_json, names=names,
                                       activation=info["activation"], device=device, parameters=parameters,
-                                      tile_step_size=tile_step_size, absent_below=float(info.get("absent_below", 0.0)))
+                                      tile_step_size=tile_step_size, absent_below=float(info.get("absent_below", 0.0)),
+                                      sigma_vox=recipe_sigma_vox(info.get("recipe") or {},
+                                                                 configuration_manager.spacing))
     log.info("loaded %s, folds %s (%s)", model_dir, list(folds), checkpoint)
     return predictor
 

@@ -56,4 +56,6 @@ class TrainingRecipe:
         """Flat dictionary (the ``train`` config layout), for JSON next to the model."""
         flat = dataclasses.asdict(self)
         flat.update(flat.pop("heatmap"))
+        if flat["sigma_mm"] is None:  # unset: left out, so older recipes and fold fingerprints are unchanged
+            del flat["sigma_mm"]
         return flat

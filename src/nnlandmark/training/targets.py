@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -60,25 +61,36 @@ def blob_centroids(labels: torch.Tensor, num_landmarks: int) -> BlobCentroids:
 
 
 def gaussian_factors(
-    centres: torch.Tensor, spatial_shape: tuple[int, ...], *, sigma_vox: float
+    centres: torch.Tensor, spatial_shape: tuple[int, ...], *, sigma_vox: float | Sequence[float]
 ) -> list[torch.Tensor]:
     """Separable 1-D Gaussian profiles, one (B, K, L_axis) tensor per axis, peak 1 at the centre.
 
-    Their outer product is the Gaussian heatmap; losses contract with the factors directly, so the dense
-    B x K x volume target is only built when a loss needs it.
+    ``sigma_vox`` is one sigma for every axis or one per axis (an isotropic Gaussian in mm is anisotropic in
+    voxels on an anisotropic grid). Their outer product is the Gaussian heatmap; losses contract with the
+    factors directly, so the dense B x K x volume target is only built when a loss needs it.
     """
-    if sigma_vox <= 0:
-        raise ValueError(f"sigma_vox must be positive, got {sigma_vox}")
+    sigmas = per_axis_sigma(sigma_vox, len(spatial_shape))
     factors = []
-    for axis, length in enumerate(spatial_shape):
+    for axis, (length, sigma) in enumerate(zip(spatial_shape, sigmas)):
         coords = torch.arange(length, device=centres.device, dtype=torch.float32)
         diff = coords.view(1, 1, -1) - centres[..., axis : axis + 1]
-        factors.append(torch.exp(-0.5 * (diff / sigma_vox) ** 2))
+        factors.append(torch.exp(-0.5 * (diff / sigma) ** 2))
     return factors
 
 
+def per_axis_sigma(sigma_vox: float | Sequence[float], ndim: int) -> tuple[float, ...]:
+    """``sigma_vox`` as one positive sigma per axis."""
+    if isinstance(sigma_vox, (int, float)):
+        sigmas = (float(sigma_vox),) * ndim
+    else:
+        sigmas = tuple(float(s) for s in sigma_vox)
+    if len(sigmas) != ndim or min(sigmas) <= 0:
+        raise ValueError(f"sigma_vox must be positive, one value or one per axis ({ndim}); got {sigma_vox}")
+    return sigmas
+
+
 def render_gaussian(
-    centres: torch.Tensor, spatial_shape: tuple[int, ...], *, sigma_vox: float
+    centres: torch.Tensor, spatial_shape: tuple[int, ...], *, sigma_vox: float | Sequence[float]
 ) -> torch.Tensor:
     """Dense (B, K, *spatial) Gaussian heatmaps with peak 1 at each (sub-voxel) centre."""
     gz, gy, gx = gaussian_factors(centres, spatial_shape, sigma_vox=sigma_vox)

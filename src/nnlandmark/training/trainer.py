@@ -11,8 +11,10 @@ import torch
 from nnunetv2.training.lr_scheduler.polylr import PolyLRScheduler
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 from nnunetv2.utilities.collate_outputs import collate_outputs
+from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
+from torch import nn
 
-from nnlandmark.inference.landmark_predictor import predictor_for_network
+from nnlandmark.inference.landmark_predictor import build_network, predictor_for_network
 from nnlandmark.inference.whole_case_validation import validate_cases
 from nnlandmark.training.losses import HeatmapLoss
 from nnlandmark.training.progress import epoch_line, fold_line, progress_log
@@ -50,8 +52,17 @@ class nnLandmarkTrainer(nnUNetTrainer):  # noqa: N801 - nnU-Net names trainers i
         self.probabilistic_oversampling = recipe.oversampling == "probabilistic"
 
     # --- what is trained -------------------------------------------------------------------------
+    def build_network_architecture(self, plans_manager: PlansManager, configuration_manager: ConfigurationManager,
+                                   num_input_channels: int, num_output_channels: int,
+                                   enable_deep_supervision: bool = False) -> nn.Module:
+        """The network prediction builds for this recipe (nnU-Net calls this with its new signature)."""
+        if enable_deep_supervision:
+            raise ValueError("nnLandmarkTrainer trains without deep supervision")
+        return build_network(plans_manager, configuration_manager, num_input_channels=num_input_channels,
+                             num_landmarks=num_output_channels - 1, activation=self.recipe.heatmap.activation)
+
     def _build_loss(self) -> HeatmapLoss:
-        return HeatmapLoss(self.recipe.heatmap)
+        return HeatmapLoss(self.recipe.heatmap, spacing=self.configuration_manager.spacing)
 
     def configure_optimizers(self):  # noqa: ANN201 - nnU-Net's signature
         params = self.network.parameters()
@@ -119,9 +130,11 @@ class nnLandmarkTrainer(nnUNetTrainer):  # noqa: N801 - nnU-Net names trainers i
     # --- final validation on whole cases ---------------------------------------------------------
     def perform_actual_validation(self, save_probabilities: bool = False) -> None:
         self.network.eval()
+        spacing = self.configuration_manager.spacing
         predictor = predictor_for_network(self.network, self.plans_manager, self.configuration_manager,
                                           self.dataset_json, names=self.dataset_json["landmarks"],
-                                          activation=self.recipe.heatmap.activation, device=self.device)
+                                          activation=self.recipe.heatmap.activation, device=self.device,
+                                          sigma_vox=self.recipe.heatmap.sigma_per_axis(spacing))
         _, val_keys = self.do_split()
         out = Path(self.output_folder, "validation")
         summary = validate_cases(

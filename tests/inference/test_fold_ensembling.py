@@ -1,0 +1,106 @@
+"""Fold ensembling and absent landmarks, end to end through our predictor on images larger than the patch.
+
+Folds are averaged the way nnU-Net averages them (their outputs, window by window stitched); for
+log-probabilities that average is the log of the folds' geometric mean, whose peak for equally wide
+Gaussians lies at the mean of the folds' peaks. The confidence of an ensembled landmark is the mean of the
+folds' own confidences: the same kind of number a fold's whole-case validation records, on which the
+absence threshold is chosen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nnlandmark.inference.absence import choose_absence_threshold
+from nnlandmark.inference.decode import decode_heatmaps
+from nnlandmark.inference.landmark_predictor import LandmarkPredictor, predictor_for_network
+from nnlandmark.inference.whole_case_validation import validate_cases
+from nnlandmark.landmarks import LandmarkSet, write_landmarks
+from tests.inference import perfect_model as pm
+
+NAMES = ("left", "right", "missing")
+IMAGE = (64, 64, 64)
+PATCH = (32, 32, 32)  # 27 windows
+ABSENT = [-300.0, 30.0, 30.0]  # a landmark the case does not have: every window says "not here"
+FOLD_A = np.array([[30.2, 20.6, 40.0], [12.4, 50.3, 20.7], ABSENT])
+FOLD_B = np.array([[30.2, 20.6, 44.0], [12.4, 50.3, 20.7], ABSENT])  # fold B puts "left" 4 voxels further in x
+
+
+def predictor(network: torch.nn.Module, folds: list[dict] | None = None) -> LandmarkPredictor:
+    plans = pm.plans(PATCH)
+    return predictor_for_network(network, plans, plans.get_configuration("3d_fullres"), pm.dataset_json(NAMES),
+                                 names=NAMES, activation="log_probability", device=torch.device("cpu"),
+                                 parameters=folds, sigma_vox=pm.SIGMA_VOX)
+
+
+def predict(landmark_predictor: LandmarkPredictor) -> LandmarkSet:
+    return landmark_predictor.predict_preprocessed(pm.coordinate_image(IMAGE), pm.identity_properties(IMAGE))
+
+
+def zyx(landmarks: LandmarkSet) -> np.ndarray:
+    return landmarks.points[:, ::-1]  # identity geometry: world (x, y, z) mm = voxel (x, y, z)
+
+
+@pytest.fixture(scope="module")
+def single_and_ensembled() -> tuple[LandmarkSet, LandmarkSet, LandmarkSet, torch.Tensor]:
+    folds = [pm.null_network(c, amplitude=3.0, seed=s).state_dict() for s, c in enumerate((FOLD_A, FOLD_B))]
+    alone = [predict(predictor(pm.null_network(c, amplitude=3.0, seed=s))) for s, c in enumerate((FOLD_A, FOLD_B))]
+    ensemble = predictor(pm.null_network(FOLD_A), folds)  # the network's own parameters are replaced fold by fold
+    averaged = sum(predictor(pm.null_network(c, amplitude=3.0, seed=s)).predictor.predict_sliding_window_return_logits(
+        pm.coordinate_image(IMAGE)).float() for s, c in enumerate((FOLD_A, FOLD_B))) / 2
+    return alone[0], alone[1], predict(ensemble), averaged
+
+
+def test_each_fold_alone_decodes_its_own_peaks(single_and_ensembled: tuple) -> None:
+    fold_a, fold_b, _, _ = single_and_ensembled
+    np.testing.assert_allclose(zyx(fold_a)[:2], FOLD_A[:2], atol=0.05)
+    np.testing.assert_allclose(zyx(fold_b)[:2], FOLD_B[:2], atol=0.05)
+
+
+def test_two_folds_average_to_the_peak_of_their_mean_log_probability(single_and_ensembled: tuple) -> None:
+    _, _, ensemble, averaged = single_and_ensembled
+    found = zyx(ensemble)
+    np.testing.assert_allclose(found[0], [30.2, 20.6, 42.0], atol=0.1)  # mean of x = 40 and x = 44
+    np.testing.assert_allclose(found[1], FOLD_A[1], atol=0.05)  # where the folds agree, their common peak
+    positions, _ = decode_heatmaps(averaged, activation="log_probability")
+    np.testing.assert_allclose(found[:2], positions[:2], atol=0.05)
+
+
+def test_ensembled_confidence_is_the_folds_mean_not_the_geometric_means_mass(single_and_ensembled: tuple) -> None:
+    fold_a, fold_b, ensemble, averaged = single_and_ensembled
+    np.testing.assert_allclose(ensemble.confidence, (fold_a.confidence + fold_b.confidence) / 2, rtol=1e-6)
+    radius = tuple(max(1, int(np.ceil(2 * s))) for s in pm.SIGMA_VOX)
+    _, mass = decode_heatmaps(averaged, activation="log_probability", radius=radius)
+    # the geometric mean of two Gaussians 4 voxels apart (sigma 2.5) holds exp(-(2 / 2.5)^2 / 2) = 0.73 of the mass
+    assert mass[0] < 0.8 * ensemble.confidence[0]
+    assert mass[1] == pytest.approx(ensemble.confidence[1], rel=0.01)
+
+
+def test_an_absent_landmark_is_reported_absent_under_the_validation_threshold(
+    single_and_ensembled: tuple, tmp_path: Path
+) -> None:
+    """Threshold from one fold's whole-case validation, applied to the two-fold ensemble, as predict_test does."""
+
+    class ValidationCase:
+        identifiers = ["case_v"]
+
+        def load_case(self, identifier: str) -> tuple[np.ndarray, None, None, dict]:
+            return pm.coordinate_image(IMAGE).numpy(), None, None, pm.identity_properties(IMAGE)
+
+    reference = LandmarkSet(NAMES, FOLD_A[:, ::-1], [True, True, False])
+    (tmp_path / "reference").mkdir()
+    write_landmarks(tmp_path / "reference" / "case_v.json", reference)
+    summary = validate_cases(predictor(pm.null_network(FOLD_A, amplitude=3.0)), ValidationCase(),
+                             reference_folder=tmp_path / "reference", out_folder=tmp_path / "validation")
+    confidences = {c["landmark"]: c["confidence"] for c in summary["confidences"]}
+    assert confidences["missing"] < 1e-6 and min(confidences["left"], confidences["right"]) > 0.8
+    threshold = choose_absence_threshold((c["reference_present"], c["confidence"]) for c in summary["confidences"])
+    assert 1e-6 < threshold < 0.8
+
+    _, _, ensemble, _ = single_and_ensembled
+    assert ensemble.confidence[2] < 1e-6
+    assert (ensemble.confidence >= threshold).tolist() == [True, True, False]
