@@ -70,10 +70,21 @@ def write_folder_dataset(root: Path, *, n_cases: int = 4) -> dict[str, Any]:
             "test_cases": [f"case{n_cases - 1}"]}
 
 
+def separated_indices(rng: np.random.Generator, size: tuple[int, ...], n: int, *, step: float = 2.2) -> np.ndarray:
+    """``n`` random (i, j, k) indices inside an image of ``size``, each at a distinct site of a lattice of
+    ``step`` voxels, jittered by at most 0.05: more than 2 voxels apart, as conversion requires (closer
+    landmarks cannot both keep their training centres)."""
+    axes = [np.arange(1.0, s - 2.0 + 1e-9, step) for s in size]
+    lattice = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    if len(lattice) < n:
+        raise ValueError(f"an image of {size} voxels holds {len(lattice)} sites {step} voxels apart, not {n}")
+    sites = lattice[rng.choice(len(lattice), size=n, replace=False)]
+    return sites + rng.uniform(-0.05, 0.05, size=sites.shape)
+
+
 def mml_indices(seed: int, *, complete: bool) -> np.ndarray:
     """14x3 ITK (i, j, k) indices inside the MML fixture volume; absent rows as the release marks them."""
-    rng = np.random.default_rng(seed)
-    indices = rng.uniform(1.0, np.asarray(MML_SIZE, dtype=float) - 2.0, size=(14, 3))
+    indices = separated_indices(np.random.default_rng(seed), MML_SIZE, 14)
     if not complete:
         indices[3] = -1.0
         indices[10] = [-1000.0, -1000.0, -1000.0]
@@ -107,10 +118,8 @@ def zip_tree(folder: Path, archive: Path) -> Path:
 
 
 def afids_points(seed: int, geometry: ImageGeometry = AFIDS_GEOMETRY) -> np.ndarray:
-    """32 LPS points inside ``geometry``."""
-    rng = np.random.default_rng(seed)
-    indices = rng.uniform(1.0, np.asarray(geometry.size, dtype=float) - 2.0, size=(32, 3))
-    return geometry.index_to_world(indices)
+    """32 LPS points inside ``geometry``, more than 2 voxels apart."""
+    return geometry.index_to_world(separated_indices(np.random.default_rng(seed), geometry.size, 32))
 
 
 def afids_fcsv(points_lps: np.ndarray, *, labels: Iterable[str] | None = None, system: str = "0") -> str:
