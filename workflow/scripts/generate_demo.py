@@ -1,4 +1,4 @@
-"""Rule generate_demo: write the deterministic synthetic demo dataset."""
+"""Rule generate_demo: write a deterministic synthetic dataset (the demo, or the real-size phantom)."""
 
 from pathlib import Path
 
@@ -8,9 +8,13 @@ from nnlandmark.script_logging import log_to_file, run_step
 def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
     log_to_file(smk.log[0])
     from nnlandmark.datasets.demo import generate_demo_dataset
+    from nnlandmark.datasets.realsize import generate_realsize_dataset
 
     block = smk.params.block
-    generate_demo_dataset(
+    generate = (
+        generate_realsize_dataset if block.get("phantom", "demo") == "realsize" else generate_demo_dataset
+    )
+    generate(
         Path(smk.params.root),
         n_train=int(block["n_train"]),
         n_test=int(block["n_test"]),

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
@@ -19,13 +20,11 @@ from nnlandmark.datasets.demo_phantom import (
     INTENSITY,
     LANDMARK_NAMES,
     REMOVABLE,
-    Anatomy,
     Matrix,
+    Phantom,
     Vec,
     apply,
-    canonical_landmarks,
     matmul,
-    render_anatomy,
     rotation,
     sample_anatomy,
     transpose,
@@ -72,7 +71,7 @@ class DemoCase:
     """Every random choice of one case; :func:`render_case` turns it into an image deterministically."""
 
     case_id: str
-    anatomy: Anatomy
+    anatomy: Phantom
     pose: Pose
     geometry: ImageGeometry
     bias_coefficients: tuple[float, ...]
@@ -81,16 +80,17 @@ class DemoCase:
     noise_entropy: tuple[int, ...]
 
 
-def _stream(seed: int, index: int, purpose: int) -> np.random.Generator:
+def case_rng(seed: int, index: int, purpose: int) -> np.random.Generator:
     """An independent generator per (seed, case, purpose), so a case does not depend on the split sizes."""
     return np.random.default_rng(np.random.SeedSequence([seed, index, purpose]))
 
 
-def _f32(value: float) -> float:
+def float32_exact(value: float) -> float:
+    """``value`` rounded to float32: what NIfTI stores is then what the landmarks were computed with."""
     return float(np.float32(value))
 
 
-def _axis_angle(axis: Vec, angle: float) -> Matrix:
+def axis_angle(axis: Vec, angle: float) -> Matrix:
     """Rodrigues rotation about a unit axis."""
     x, y, z = axis
     c, s = math.cos(angle), math.sin(angle)
@@ -100,6 +100,13 @@ def _axis_angle(axis: Vec, angle: float) -> Matrix:
         (y * x * t + z * s, c + y * y * t, y * z * t - x * s),
         (z * x * t - y * s, z * y * t + x * s, c + z * z * t),
     )
+
+
+def oblique_direction(rng: np.random.Generator) -> Matrix:
+    """A grid direction tilted 5-15 degrees about a random axis: oblique, as scanner slices are to anatomy."""
+    axis = rng.normal(size=3)
+    norm = math.sqrt(sum(float(a) * float(a) for a in axis))
+    return axis_angle(tuple(float(a) / norm for a in axis), math.radians(float(rng.uniform(5, 15))))
 
 
 def _grid_matrix(geometry: ImageGeometry) -> Matrix:
@@ -117,7 +124,7 @@ def world_to_index(geometry: ImageGeometry, point: Vec) -> Vec:
 
 def world_landmarks(case: DemoCase) -> dict[str, Vec]:
     """World LPS mm of every landmark, absent ones included (where their structure would be)."""
-    return {name: case.pose.to_world(p) for name, p in canonical_landmarks(case.anatomy).items()}
+    return {name: case.pose.to_world(p) for name, p in case.anatomy.landmarks().items()}
 
 
 def _inside(case: DemoCase) -> bool:
@@ -129,18 +136,26 @@ def _inside(case: DemoCase) -> bool:
     return True
 
 
+def sample_appearance(*, seed: int, index: int) -> dict[str, Any]:
+    """Bias field and noise of case ``index``: the :class:`DemoCase` fields besides anatomy, pose and grid."""
+    rng = case_rng(seed, index, 2)
+    return {
+        "bias_coefficients": tuple(float(c) for c in rng.normal(size=9)),
+        "bias_amplitude": float(rng.uniform(0.08, 0.15)),
+        "noise_sigma": float(rng.uniform(0.03, 0.05)) * INTENSITY["body"],
+        "noise_entropy": (seed, index, 3),
+    }
+
+
 def sample_case(
     *, seed: int, index: int, shape: tuple[int, int, int], absent: tuple[str, ...] = ()
 ) -> DemoCase:
     """Draw anatomy, pose and image grid of case ``index``, redrawing pose and grid until all landmarks fit."""
     case_id = f"demo_{index:03d}"
-    anatomy = sample_anatomy(_stream(seed, index, 0), absent=absent)
-    rng = _stream(seed, index, 1)
+    anatomy = sample_anatomy(case_rng(seed, index, 0), absent=absent)
+    rng = case_rng(seed, index, 1)
     centre = (float(rng.uniform(-20, 20)), float(rng.uniform(-20, 20)), float(rng.uniform(-60, 60)))
-    bias_rng = _stream(seed, index, 2)
-    bias = tuple(float(c) for c in bias_rng.normal(size=9))
-    bias_amplitude = float(bias_rng.uniform(0.08, 0.15))
-    noise_sigma = float(bias_rng.uniform(0.03, 0.05)) * INTENSITY["body"]
+    appearance = sample_appearance(seed=seed, index=index)
     for attempt in range(1, _MAX_POSE_TRIES + 1):
         angles = [math.radians(float(rng.uniform(-15, 15))) for _ in range(3)]
         pose = Pose(
@@ -149,14 +164,12 @@ def sample_case(
             translation=tuple(float(rng.uniform(-3, 3)) for _ in range(3)),
             centre=centre,
         )
-        axis = rng.normal(size=3)
-        norm = math.sqrt(sum(float(a) * float(a) for a in axis))
-        direction = _axis_angle(tuple(float(a) / norm for a in axis), math.radians(float(rng.uniform(5, 15))))
+        direction = oblique_direction(rng)
         in_plane, between = float(rng.uniform(1.4, 1.6)), float(rng.uniform(2.0, 2.4))
         # Same usable field of view at any size: a smaller grid gets coarser voxels, not cropped anatomy.
         # float32-exact spacing and origin: what NIfTI stores is what the landmarks were computed with.
         spacing = tuple(
-            _f32(base * (ref - 2 * MARGIN_VOXELS) / (size - 2 * MARGIN_VOXELS))
+            float32_exact(base * (ref - 2 * MARGIN_VOXELS) / (size - 2 * MARGIN_VOXELS))
             for base, ref, size in zip((in_plane, in_plane, between), _REFERENCE_SIZE, shape)
         )
         half = apply(
@@ -166,19 +179,10 @@ def sample_case(
         geometry = ImageGeometry(
             size=tuple(shape),
             spacing=spacing,
-            origin=tuple(_f32(centre[c] - half[c]) for c in range(3)),
+            origin=tuple(float32_exact(centre[c] - half[c]) for c in range(3)),
             direction=tuple(v for row in direction for v in row),
         )
-        case = DemoCase(
-            case_id=case_id,
-            anatomy=anatomy,
-            pose=pose,
-            geometry=geometry,
-            bias_coefficients=bias,
-            bias_amplitude=bias_amplitude,
-            noise_sigma=noise_sigma,
-            noise_entropy=(seed, index, 3),
-        )
+        case = DemoCase(case_id=case_id, anatomy=anatomy, pose=pose, geometry=geometry, **appearance)
         if _inside(case):
             logger.debug("%s: pose accepted after %d draw(s)", case_id, attempt)
             return case
@@ -211,7 +215,7 @@ def render_case(case: DemoCase) -> tuple[np.ndarray, LandmarkSet]:
     offset = tuple(v / case.pose.scale for v in apply(back, shift))
     canonical = tuple(m[0] * ii + m[1] * jj + m[2] * kk + b for m, b in zip(to_canonical, offset))
     edge_mm = 1.1 * min(geometry.spacing)
-    image = render_anatomy(case.anatomy, canonical, edge_mm=edge_mm)
+    image = case.anatomy.render(canonical, edge_mm=edge_mm)
     from_centre = tuple(geometry.origin[c] - case.pose.centre[c] for c in range(3))
     world = tuple(m[0] * ii + m[1] * jj + m[2] * kk + b for m, b in zip(grid, from_centre))
     image = image * _bias_field(case, world)
@@ -223,7 +227,7 @@ def render_case(case: DemoCase) -> tuple[np.ndarray, LandmarkSet]:
         name: None if name in case.anatomy.absent else tuple(round(v, _COORDINATE_DECIMALS) for v in p)
         for name, p in world_landmarks(case).items()
     }
-    return image, LandmarkSet.from_points(points, order=LANDMARK_NAMES)
+    return image, LandmarkSet.from_points(points, order=case.anatomy.names)
 
 
 def jitter_landmarks(landmarks: LandmarkSet, *, sigma_mm: float, rng: np.random.Generator) -> LandmarkSet:
@@ -276,10 +280,80 @@ def absent_assignment(*, seed: int, n_train: int, n_test: int, n_absent: int) ->
         in_test = min(n_test, max(1, round(n_absent * n_test / total)))
     in_train = min(n_absent - in_test, n_train)
     in_test = n_absent - in_train
-    rng = _stream(seed, 0, 4)
+    rng = case_rng(seed, 0, 4)
     chosen = [int(i) for i in rng.choice(n_train, size=in_train, replace=False)]
     chosen += [n_train + int(i) for i in rng.choice(n_test, size=in_test, replace=False)] if in_test else []
     return {i: REMOVABLE[int(rng.integers(len(REMOVABLE)))] for i in sorted(chosen)}
+
+
+def validate_generator_arguments(
+    *, n_train: int, n_test: int, seed: int, shape: tuple[int, ...], n_absent: int, rater_jitter_mm: float
+) -> tuple[int, int, int]:
+    """The checked ITK size (i, j, k); a ValueError naming what was expected otherwise."""
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != 3 or min(shape) < 16:
+        raise ValueError(f"expected a shape of three sizes >= 16 (i, j, k), got {shape}")
+    if n_train < 1 or n_test < 0 or seed < 0:
+        raise ValueError(f"expected n_train >= 1, n_test >= 0, seed >= 0; got {n_train}, {n_test}, {seed}")
+    if not 0 <= n_absent <= n_train + n_test:
+        raise ValueError(f"expected 0 <= n_absent <= {n_train + n_test} cases, got {n_absent}")
+    if rater_jitter_mm < 0:
+        raise ValueError(f"expected rater_jitter_mm >= 0, got {rater_jitter_mm}")
+    return shape
+
+
+def write_synthetic_dataset(
+    out_dir: Path,
+    *,
+    sample: Callable[[int, tuple[str, ...]], DemoCase],
+    names: tuple[str, ...],
+    title: str,
+    generator: str,
+    n_train: int,
+    n_test: int,
+    seed: int,
+    n_absent: int,
+    rater_jitter_mm: float,
+) -> DemoManifest:
+    """Render ``sample(index, absent)`` for every case into an own-data folder (images/, landmarks/,
+    raters/rater2/, dataset.json); the first ``n_train`` cases train, the rest are held out."""
+    out_dir = Path(out_dir)
+    absent = absent_assignment(seed=seed, n_train=n_train, n_test=n_test, n_absent=n_absent)
+    total = n_train + n_test
+    logger.info("writing %d %s cases to %s", total, title, out_dir)
+    start = time.perf_counter()
+    case_ids = []
+    for index in range(total):
+        name = absent.get(index)
+        case = sample(index, (name,) if name else ())
+        image, landmarks = render_case(case)
+        _write_image(out_dir / "images" / f"{case.case_id}.nii.gz", image, case.geometry)
+        _write_landmarks_json(out_dir / "landmarks" / f"{case.case_id}.json", landmarks)
+        rater = jitter_landmarks(landmarks, sigma_mm=rater_jitter_mm, rng=case_rng(seed, index, 5))
+        _write_landmarks_json(out_dir / "raters" / "rater2" / f"{case.case_id}.json", rater)
+        case_ids.append(case.case_id)
+        logger.info(
+            "%s written (%d/%d)%s", case.case_id, index + 1, total, f", {name} absent" if name else ""
+        )
+    manifest = DemoManifest(
+        names=names,
+        training_cases=tuple(case_ids[:n_train]),
+        test_cases=tuple(case_ids[n_train:]),
+        root=out_dir,
+    )
+    _write_json(
+        out_dir / "dataset.json",
+        {
+            "name": title,
+            "landmarks": list(manifest.names),
+            "training_cases": list(manifest.training_cases),
+            "test_cases": list(manifest.test_cases),
+            "seed": seed,
+            "generator": generator,
+        },
+    )
+    logger.info("%s dataset written in %.1f s", title, time.perf_counter() - start)
+    return manifest
 
 
 def generate_demo_dataset(
@@ -293,47 +367,23 @@ def generate_demo_dataset(
     rater_jitter_mm: float = 0.6,
 ) -> DemoManifest:
     """Write the demo as an own-data folder: images/, landmarks/, raters/rater2/ and dataset.json."""
-    shape = tuple(int(s) for s in shape)
-    if len(shape) != 3 or min(shape) < 16:
-        raise ValueError(f"expected a shape of three sizes >= 16 (i, j, k), got {shape}")
-    if n_train < 1 or n_test < 0 or seed < 0:
-        raise ValueError(f"expected n_train >= 1, n_test >= 0, seed >= 0; got {n_train}, {n_test}, {seed}")
-    if not 0 <= n_absent <= n_train + n_test:
-        raise ValueError(f"expected 0 <= n_absent <= {n_train + n_test} cases, got {n_absent}")
-    if rater_jitter_mm < 0:
-        raise ValueError(f"expected rater_jitter_mm >= 0, got {rater_jitter_mm}")
-    out_dir = Path(out_dir)
-    absent = absent_assignment(seed=seed, n_train=n_train, n_test=n_test, n_absent=n_absent)
-    case_ids = [f"demo_{i:03d}" for i in range(n_train + n_test)]
-    logger.info("writing %d demo cases of size %s to %s", len(case_ids), shape, out_dir)
-    start = time.perf_counter()
-    for index, case_id in enumerate(case_ids):
-        name = absent.get(index)
-        case = sample_case(seed=seed, index=index, shape=shape, absent=(name,) if name else ())
-        image, landmarks = render_case(case)
-        _write_image(out_dir / "images" / f"{case_id}.nii.gz", image, case.geometry)
-        _write_landmarks_json(out_dir / "landmarks" / f"{case_id}.json", landmarks)
-        rater = jitter_landmarks(landmarks, sigma_mm=rater_jitter_mm, rng=_stream(seed, index, 5))
-        _write_landmarks_json(out_dir / "raters" / "rater2" / f"{case_id}.json", rater)
-        logger.info(
-            "%s written (%d/%d)%s", case_id, index + 1, len(case_ids), f", {name} absent" if name else ""
-        )
-    manifest = DemoManifest(
+    shape = validate_generator_arguments(
+        n_train=n_train,
+        n_test=n_test,
+        seed=seed,
+        shape=shape,
+        n_absent=n_absent,
+        rater_jitter_mm=rater_jitter_mm,
+    )
+    return write_synthetic_dataset(
+        out_dir,
+        sample=lambda index, absent: sample_case(seed=seed, index=index, shape=shape, absent=absent),
         names=LANDMARK_NAMES,
-        training_cases=tuple(case_ids[:n_train]),
-        test_cases=tuple(case_ids[n_train:]),
-        root=out_dir,
+        title="Demo",
+        generator=GENERATOR,
+        n_train=n_train,
+        n_test=n_test,
+        seed=seed,
+        n_absent=n_absent,
+        rater_jitter_mm=rater_jitter_mm,
     )
-    _write_json(
-        out_dir / "dataset.json",
-        {
-            "name": "Demo",
-            "landmarks": list(manifest.names),
-            "training_cases": list(manifest.training_cases),
-            "test_cases": list(manifest.test_cases),
-            "seed": seed,
-            "generator": GENERATOR,
-        },
-    )
-    logger.info("demo dataset written in %.1f s", time.perf_counter() - start)
-    return manifest

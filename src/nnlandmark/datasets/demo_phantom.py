@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -15,6 +16,21 @@ import numpy as np
 Vec = tuple[float, float, float]
 Matrix = tuple[Vec, Vec, Vec]
 Coords = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+class Phantom(Protocol):
+    """What the image generator needs of an anatomy: its landmarks in canonical mm and its intensities."""
+
+    @property
+    def absent(self) -> tuple[str, ...]: ...
+
+    @property
+    def names(self) -> tuple[str, ...]: ...
+
+    def landmarks(self) -> dict[str, Vec]: ...
+
+    def render(self, q: Coords, *, edge_mm: float) -> np.ndarray: ...
+
 
 SIDES = ("L", "R")
 LANDMARK_NAMES: tuple[str, ...] = (
@@ -72,11 +88,13 @@ def apply(a: Matrix, v: Vec) -> Vec:
     return tuple(a[r][0] * v[0] + a[r][1] * v[1] + a[r][2] * v[2] for r in range(3))
 
 
-def _add(a: Vec, b: Vec, scale: float = 1.0) -> Vec:
+def add(a: Vec, b: Vec, scale: float = 1.0) -> Vec:
+    """a + scale * b."""
     return (a[0] + scale * b[0], a[1] + scale * b[1], a[2] + scale * b[2])
 
 
-def _unit(v: Vec) -> Vec:
+def unit(v: Vec) -> Vec:
+    """v / |v|."""
     n = math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
     return (v[0] / n, v[1] / n, v[2] / n)
 
@@ -100,7 +118,7 @@ class Capsule:
 
     def tip(self) -> Vec:
         """The extreme surface point beyond ``end`` along the tube's axis."""
-        return _add(self.end, _unit(_add(self.end, self.start, -1.0)), self.radius)
+        return add(self.end, unit(add(self.end, self.start, -1.0)), self.radius)
 
 
 @dataclass(frozen=True)
@@ -136,6 +154,19 @@ class Anatomy:
     spheres: Mapping[str, HollowSphere]
     cone: Cone
     absent: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Landmark names in channel order."""
+        return LANDMARK_NAMES
+
+    def landmarks(self) -> dict[str, Vec]:
+        """Canonical position of every landmark (see :func:`canonical_landmarks`)."""
+        return canonical_landmarks(self)
+
+    def render(self, q: Coords, *, edge_mm: float) -> np.ndarray:
+        """Noise-free intensities at canonical points (see :func:`render_anatomy`)."""
+        return render_anatomy(self, q, edge_mm=edge_mm)
 
 
 def sample_anatomy(rng: np.random.Generator, *, absent: tuple[str, ...] = ()) -> Anatomy:
@@ -173,7 +204,7 @@ def sample_anatomy(rng: np.random.Generator, *, absent: tuple[str, ...] = ()) ->
     spine = Capsule((spine_end[0], spine_end[1], -90.0), spine_end, spine_radius)
     cone = Cone(
         (jit(-11, 2), jit(-9, 2), jit(26, 2)),
-        _unit((jit(0, 0.15), jit(0, 0.15), -1.0)),
+        unit((jit(0, 0.15), jit(0, 0.15), -1.0)),
         jit(14, 1.5),
         jit(7, 0.7),
     )
@@ -199,8 +230,8 @@ def canonical_landmarks(anatomy: Anatomy) -> dict[str, Vec]:
         long_axis = tuple(kidney.frame[r][2] for r in range(3))
         if long_axis[2] < 0:
             long_axis = (-long_axis[0], -long_axis[1], -long_axis[2])
-        out[f"kidney_upper_pole_{side}"] = _add(kidney.centre, long_axis, kidney.semi_axes[2])
-        out[f"kidney_lower_pole_{side}"] = _add(kidney.centre, long_axis, -kidney.semi_axes[2])
+        out[f"kidney_upper_pole_{side}"] = add(kidney.centre, long_axis, kidney.semi_axes[2])
+        out[f"kidney_lower_pole_{side}"] = add(kidney.centre, long_axis, -kidney.semi_axes[2])
     out["aortic_bifurcation"] = anatomy.aorta.end
     for side in SIDES:
         out[f"iliac_end_{side}"] = anatomy.iliacs[side].tip()
@@ -208,11 +239,11 @@ def canonical_landmarks(anatomy: Anatomy) -> dict[str, Vec]:
     for side in SIDES:
         out[f"sphere_centre_{side}"] = anatomy.spheres[side].centre
     out["cone_apex"] = anatomy.cone.apex
-    out["navel"] = _add(anatomy.navel_centre, (0.0, 1.0, 0.0), anatomy.navel_radius)
+    out["navel"] = add(anatomy.navel_centre, (0.0, 1.0, 0.0), anatomy.navel_radius)
     return {name: out[name] for name in LANDMARK_NAMES}
 
 
-def _occupancy(distance: np.ndarray, edge_mm: float) -> np.ndarray:
+def occupancy(distance: np.ndarray, edge_mm: float) -> np.ndarray:
     """Smoothstep of the signed distance (negative inside) over +-``edge_mm``: 1 inside, 0 outside."""
     t = np.clip(0.5 - distance / (2.0 * edge_mm), 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
@@ -241,9 +272,10 @@ def _sd_ellipsoid(q: Coords, e: Ellipsoid) -> np.ndarray:
     return k0 * (k0 - 1.0) / np.maximum(k1, 1e-9)
 
 
-def _sd_capsule(q: Coords, c: Capsule) -> np.ndarray:
+def sd_capsule(q: Coords, c: Capsule) -> np.ndarray:
+    """Signed distance (mm, negative inside) from points ``q`` to capsule ``c``."""
     pa = _offset(q, c.start)
-    ba = _add(c.end, c.start, -1.0)
+    ba = add(c.end, c.start, -1.0)
     h = np.clip(
         (pa[0] * ba[0] + pa[1] * ba[1] + pa[2] * ba[2]) / (ba[0] * ba[0] + ba[1] * ba[1] + ba[2] * ba[2]),
         0.0,
@@ -266,21 +298,21 @@ def render_anatomy(anatomy: Anatomy, q: Coords, *, edge_mm: float) -> np.ndarray
     shape = np.broadcast_shapes(q[0].shape, q[1].shape, q[2].shape)
     image = np.full(shape, INTENSITY["background"])
 
-    def paint(occupancy: np.ndarray, tissue: str) -> None:
-        image[...] += occupancy * (INTENSITY[tissue] - image)
+    def paint(share: np.ndarray, tissue: str) -> None:
+        image[...] += share * (INTENSITY[tissue] - image)
 
-    notch = _occupancy(_sd_sphere(q, anatomy.navel_centre, anatomy.navel_radius), edge_mm)
-    paint(_occupancy(_sd_ellipsoid(q, anatomy.body), edge_mm) * (1.0 - notch), "body")
+    notch = occupancy(_sd_sphere(q, anatomy.navel_centre, anatomy.navel_radius), edge_mm)
+    paint(occupancy(_sd_ellipsoid(q, anatomy.body), edge_mm) * (1.0 - notch), "body")
     for side in SIDES:
-        paint(_occupancy(_sd_ellipsoid(q, anatomy.kidneys[side]), edge_mm), "kidney")
-    vessels = np.minimum(_sd_capsule(q, anatomy.aorta), _sd_capsule(q, anatomy.iliacs["L"]))
-    paint(_occupancy(np.minimum(vessels, _sd_capsule(q, anatomy.iliacs["R"])), edge_mm), "vessel")
-    paint(_occupancy(_sd_capsule(q, anatomy.spine), edge_mm), "bone")
+        paint(occupancy(_sd_ellipsoid(q, anatomy.kidneys[side]), edge_mm), "kidney")
+    vessels = np.minimum(sd_capsule(q, anatomy.aorta), sd_capsule(q, anatomy.iliacs["L"]))
+    paint(occupancy(np.minimum(vessels, sd_capsule(q, anatomy.iliacs["R"])), edge_mm), "vessel")
+    paint(occupancy(sd_capsule(q, anatomy.spine), edge_mm), "bone")
     for side in SIDES:
         if f"sphere_centre_{side}" in anatomy.absent:
             continue
         sphere = anatomy.spheres[side]
-        paint(_occupancy(_sd_sphere(q, sphere.centre, sphere.outer), edge_mm), "shell")
-        paint(_occupancy(_sd_sphere(q, sphere.centre, sphere.inner), edge_mm), "fluid")
-    paint(_occupancy(_sd_cone(q, anatomy.cone), edge_mm), "cone")
+        paint(occupancy(_sd_sphere(q, sphere.centre, sphere.outer), edge_mm), "shell")
+        paint(occupancy(_sd_sphere(q, sphere.centre, sphere.inner), edge_mm), "fluid")
+    paint(occupancy(_sd_cone(q, anatomy.cone), edge_mm), "cone")
     return image

@@ -1,0 +1,248 @@
+"""Real-size check: the whole workflow on config/realsize.yaml once per training recipe, timed and tabulated.
+
+Each recipe (a ``train.loss`` value) runs from scratch in its own working directory,
+``bench/.work/realsize/<recipe>/`` (``snakemake --directory``), with a generated config file that sets only
+``train.loss`` over config/realsize.yaml (itself merged over config/config.yaml). The script then reads the
+run's ``results/realsize/tables/summary.csv`` and ``folds.csv`` and writes ``bench/results/realsize.json``,
+``bench/results/realsize.md`` and the table between the ``realsize-table`` markers of README.md.
+Estimated 20-25 minutes per recipe on 2 CPU cores.
+
+Usage: python bench/realsize.py [--recipes ssce_null mse ssce] [--cores 2] [--dry-run] [--reuse] [--no-readme]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as _dt
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from common import REPO, RESULTS, WORK, machine_info, say, write_result
+
+CONFIG = REPO / "config" / "realsize.yaml"
+DATASET = "realsize"
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+README = REPO / "README.md"
+MARKERS = ("<!-- realsize-table:start -->", "<!-- realsize-table:end -->")
+DEFAULT_RECIPES = ("ssce_null", "mse", "ssce")
+
+
+def recipe_dir(recipe: str) -> Path:
+    return WORK / "realsize" / recipe
+
+
+def snakemake_command(recipe: str, *, cores: str) -> list[str]:
+    """The workflow on the real-size config, with ``train.loss: <recipe>`` on top, in the recipe's folder."""
+    folder = recipe_dir(recipe)
+    return [
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(folder),
+        "--cores",
+        cores,
+        "--resources",
+        "gpu=1",
+        "--configfile",
+        str(CONFIG),
+        str(folder / "recipe.yaml"),
+    ]
+
+
+def recipe_config(recipe: str) -> str:
+    return f"# written by bench/realsize.py\nresults: results\ntrain:\n  loss: {recipe}\n"
+
+
+def run_recipe(recipe: str, *, cores: str) -> dict[str, Any]:
+    """Run the workflow from an empty folder; wall time, exit status and the log's tail on failure."""
+    folder = recipe_dir(recipe)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    (folder / "recipe.yaml").write_text(recipe_config(recipe))
+    command = snakemake_command(recipe, cores=cores)
+    say(f"{recipe}: {shlex.join(command)}")
+    start = time.perf_counter()
+    with open(folder / "snakemake.log", "w") as log:
+        result = subprocess.run(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, check=False)
+    record = {
+        "recipe": recipe,
+        "seconds": time.perf_counter() - start,
+        "returncode": result.returncode,
+        "cores": cores,
+        "command": shlex.join(command),
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+    if result.returncode:
+        record["log_tail"] = (folder / "snakemake.log").read_text()[-3000:]
+    (folder / "run.json").write_text(json.dumps(record, indent=2) + "\n")
+    say(f"{recipe}: exit {result.returncode} after {record['seconds'] / 60:.1f} min")
+    return record
+
+
+def _read_csv(path: Path, *, delimiter: str = ",") -> list[dict[str, Any]]:
+    def value(text: str) -> Any:
+        try:
+            return float(text) if text not in ("", "nan") else None
+        except ValueError:
+            return text
+
+    with open(path, newline="") as handle:
+        return [
+            {key: value(text) for key, text in row.items()}
+            for row in csv.DictReader(handle, delimiter=delimiter)
+        ]
+
+
+def stage_seconds(folder: Path) -> dict[str, float]:
+    """Seconds per rule from the run's ``benchmarks/<rule>/*.tsv`` (rules without ``benchmark:`` are absent)."""
+    totals: dict[str, float] = {}
+    for tsv in sorted(folder.glob("benchmarks/*/*.tsv")):
+        for row in _read_csv(tsv, delimiter="\t"):
+            totals[tsv.parent.name] = totals.get(tsv.parent.name, 0.0) + float(row.get("s") or 0.0)
+    return totals
+
+
+def collect(record: dict[str, Any]) -> dict[str, Any]:
+    """A run's record plus its test-set summary (model and baseline rows), folds and stage times."""
+    folder = recipe_dir(record["recipe"])
+    tables = folder / "results" / DATASET / "tables"
+    out = dict(record)
+    if (tables / "summary.csv").is_file():
+        rows = {row["method"]: row for row in _read_csv(tables / "summary.csv")}
+        out["model"], out["baseline"] = rows.get("model"), rows.get("baseline")
+    if (tables / "folds.csv").is_file():
+        out["folds"] = _read_csv(tables / "folds.csv")
+    out["stage_seconds"] = stage_seconds(folder)
+    return out
+
+
+def _number(value: Any, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _count(value: Any) -> str:
+    return "–" if value is None else str(int(value))
+
+
+def table_row(run: dict[str, Any]) -> str:
+    minutes = f"{run['seconds'] / 60:.1f}"
+    model, baseline = run.get("model"), run.get("baseline")
+    if run["returncode"] or model is None:
+        return f"| `{run['recipe']}` | failed (exit {run['returncode']}) | | | | | | | | {minutes} |"
+    folds = run.get("folds") or []
+    per_fold = " / ".join(_count(f.get("n_gross")) for f in folds) or "–"
+    ratio = (model["mre_mm"] / baseline["mre_mm"]) if baseline and baseline.get("mre_mm") else None
+    return (
+        f"| `{run['recipe']}` | {_number(model['mre_mm'])} | {_number(model['median_mm'])} "
+        f"| {_number(model.get('max_mm'))} | {_count(model.get('n_gross'))} / {_count(model['n_detected'])} "
+        f"| {per_fold} | {_count(model['n_false_detections'])} | {_count(model['n_missed'])} "
+        f"| {_number(ratio)} | {minutes} |"
+    )
+
+
+def markdown(runs: list[dict[str, Any]], machine: dict[str, Any]) -> str:
+    """The README's table: one row per recipe, then what was measured, where, when and how."""
+    first = next((r for r in runs if r.get("model")), None)
+    gross = first["model"].get("gross_error_mm") if first else None
+    header = (
+        f"| recipe | MRE (mm) | median (mm) | max (mm) | gross failures (> {_number(gross, 1)} mm) / detected "
+        "| gross per fold (validation) | absent reported present | present reported absent "
+        "| MRE / baseline MRE | minutes |"
+    )
+    lines = [
+        header,
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *(table_row(run) for run in runs),
+        "",
+    ]
+    if first:
+        model = first["model"]
+        lines.append(
+            f"Held-out test set: {_count(model['n_cases'])} cases, {_count(model['n_landmarks'])} reference "
+            "landmarks; gross failures per fold are each fold's whole-case validation "
+            "(`tables/folds.csv`); baseline: the training set's mean position."
+        )
+    lines.append(
+        f"Measured {machine['date']} on {machine['host_cpu']} ({machine['cpu_count']} cores), "
+        f"torch {machine['torch']}, nnU-Net {machine['nnunetv2']}, commit {machine['git_commit']}; "
+        f"minutes are the whole workflow from an empty folder."
+    )
+    cores = " / ".join(sorted({str(run.get("cores", "?")) for run in runs}))
+    lines.append(
+        f"Command: `python bench/realsize.py --recipes {' '.join(r['recipe'] for r in runs)}`; each recipe "
+        f"runs `snakemake --cores {cores} --resources gpu=1 --configfile config/realsize.yaml recipe.yaml` "
+        "in an empty folder, recipe.yaml setting `train.loss`."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(table: str) -> bool:
+    """Replace the text between README.md's realsize-table markers; False when the markers are missing."""
+    text = README.read_text()
+    start, end = (text.find(m) for m in MARKERS)
+    if start < 0 or end < start:
+        return False
+    README.write_text(text[: start + len(MARKERS[0])] + "\n" + table + text[end:])
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--recipes",
+        nargs="+",
+        default=list(DEFAULT_RECIPES),
+        help="train.loss values, one workflow run each (default: %(default)s)",
+    )
+    parser.add_argument("--cores", default="2", help="snakemake --cores (default: %(default)s)")
+    parser.add_argument("--dry-run", action="store_true", help="print the snakemake commands and run nothing")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="tabulate a recipe's earlier successful run (its run.json) instead of running it again",
+    )
+    parser.add_argument("--no-readme", action="store_true", help="leave README.md's table as it is")
+    args = parser.parse_args()
+    if args.dry_run:
+        for recipe in args.recipes:
+            say(f"# {recipe}: {recipe_dir(recipe) / 'recipe.yaml'} holds:")
+            say("\n".join(f"#   {line}" for line in recipe_config(recipe).splitlines()))
+            say(shlex.join(snakemake_command(recipe, cores=args.cores)))
+        return
+    runs = []
+    for recipe in args.recipes:
+        previous = recipe_dir(recipe) / "run.json"
+        record = json.loads(previous.read_text()) if args.reuse and previous.is_file() else None
+        if record is None or record["returncode"]:
+            record = run_recipe(recipe, cores=args.cores)
+        else:
+            say(f"{recipe}: reusing the run of {record['date']} ({record['seconds'] / 60:.1f} min)")
+        runs.append(collect(record))
+    machine = machine_info()
+    table = markdown(runs, machine)
+    path = write_result(
+        "realsize",
+        {
+            "benchmark": "workflow on config/realsize.yaml per recipe",
+            "dataset": DATASET,
+            "config": str(CONFIG.relative_to(REPO)),
+            "runs": runs,
+        },
+    )
+    (RESULTS / "realsize.md").write_text(table)
+    say(table)
+    say(f"wrote {path} and {RESULTS / 'realsize.md'}")
+    if not args.no_readme:
+        say("README.md table updated" if update_readme(table) else f"README.md has no {MARKERS[0]} marker")
+
+
+if __name__ == "__main__":
+    main()
