@@ -113,3 +113,15 @@ def test_blob_that_cannot_be_centred_on_a_coarse_image_stops_painting(oblique_ge
                 r"its centroid stays 0\.90 target voxels off")
     with pytest.raises(DatasetError, match=expected):
         paint_landmark_blobs(oblique_geometry, landmarks, shape=shape, case_id="case9")
+
+
+def test_a_blob_near_the_border_keeps_off_the_outermost_layer(oblique_geometry: ImageGeometry) -> None:
+    """A patch at the image's edge would otherwise see the blob touch its edge and drop it as cut."""
+    index = np.array([[1.8, 12.6, 8.2], [15.0, 24.0, 15.6]])  # 1.8 voxels from i = 0; 1.4 from the last k
+    landmarks = LandmarkSet(("near", "far"), oblique_geometry.index_to_world(index), np.ones(2, bool))
+    shape = BlobShape(radius_vox=2.0, target_spacing=oblique_geometry.spacing)
+    labels = paint_landmark_blobs(oblique_geometry, landmarks, shape=shape)
+    k, j, i = np.nonzero(labels == 1)
+    assert i.min() >= 1  # off the outermost layer
+    assert centroid_error_vox(labels, 1, index[0], np.ones(3)) <= CENTROID_TOLERANCE_VOX
+    assert centroid_error_vox(labels, 2, index[1], np.ones(3)) <= CENTROID_TOLERANCE_VOX

@@ -162,8 +162,12 @@ def centred_blob(
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
     rel = (grid - centre) * scale
     dist2 = np.einsum("ij,ij->i", rel, rel)
-    # the image border as a symmetric box; at least the outermost voxel layer for landmarks beyond it
-    border = np.maximum(np.minimum(centre + 0.5, size - 0.5 - centre), 0.5)
+    # the image border as a symmetric box that keeps the blob off the outermost voxel layer: the trainer
+    # drops a blob touching its patch's edge as cut (its centroid moved), and a patch at the image's edge
+    # would otherwise drop every landmark near the border, which then never trains. A landmark within a
+    # voxel and a half of the edge touches it anyway and keeps the whole symmetric box up to the edge.
+    inner = np.minimum(centre - 1.0, size - 2.0 - centre)
+    border = np.where(inner >= 0.5, inner, np.maximum(np.minimum(centre + 0.5, size - 0.5 - centre), 0.5))
     allowed = np.all(np.abs(grid - centre) <= border, axis=1) & (dist2 <= reach**2)
     for direction, half_width in cuts:
         allowed &= np.abs(rel @ direction) < half_width
