@@ -58,7 +58,7 @@ def test_a_bad_config_is_named_before_any_job_runs(tmp_path: Path, config: dict,
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("own")
-    generate_demo_dataset(root / "src", n_train=5, n_test=1, shape=(20, 20, 16), n_absent=0)
+    generate_demo_dataset(root / "src", n_train=5, n_test=1, shape=(32, 32, 24), n_absent=0)
     return root / "src"
 
 
