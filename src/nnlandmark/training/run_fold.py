@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from nnlandmark.checkpoints import UnreadableCheckpointError, allow_listed_loads, load_checkpoint
+from nnlandmark.errors import InputError
 from nnlandmark.inference.landmark_predictor import TRAINER_NAME, write_model_info
 from nnlandmark.training.fold_provenance import fold_fingerprint, prepare_fold_dir
 from nnlandmark.training.recipe import TrainingRecipe
@@ -80,7 +81,7 @@ def train_fold(
     final = fold_dir / "checkpoint_final.pth"
     splits = json.loads((preprocessed / "splits_final.json").read_text())
     if not 0 <= fold < len(splits):
-        raise ValueError(f"train.folds has fold {fold}, but splits_final.json has folds 0..{len(splits) - 1} "
+        raise InputError(f"train.folds has fold {fold}, but splits_final.json has folds 0..{len(splits) - 1} "
                          f"(train.num_folds = {len(splits)}); choose folds in that range")
     fingerprint = fold_fingerprint(
         raw_folder=Path(os.environ["nnUNet_raw"]) / dataset_name, plans=plans, dataset_json=dataset_json,
