@@ -129,17 +129,18 @@ def peak_confidence(
     return float(torch.exp(log_values[window] - lse).sum().clamp(max=1.0))
 
 
-def decode_channel(
-    channel: torch.Tensor, *, activation: Activation, radius: int | Sequence[int] = CONFIDENCE_RADIUS
+def decode_at(
+    channel: torch.Tensor, peak: Sequence[int], *, activation: Activation,
+    radius: int | Sequence[int] = CONFIDENCE_RADIUS,
 ) -> tuple[np.ndarray, float]:
-    """Sub-voxel peak (array axis order) and confidence of one (Z, Y, X) output channel.
+    """Sub-voxel position (array axis order) and confidence of the mode at voxel ``peak`` of a (Z, Y, X) channel.
 
     Only the peak's neighbourhood (``radius`` per axis, at least 1) is converted to float32 log-heatmap
     values; the softmax normaliser is the one other pass over the channel.
     """
     _check(activation)
+    peak = tuple(int(p) for p in peak)
     radii = tuple(max(1, r) for r in _radius(radius, channel.ndim))
-    peak = peak_index(channel)
     start = [max(0, p - r) for p, r in zip(peak, radii)]
     window = tuple(slice(s, p + r + 1) for s, p, r in zip(start, peak, radii))
     log_values = log_heatmap(channel[window], activation=activation)
@@ -150,6 +151,13 @@ def decode_channel(
     confidence = peak_confidence(log_values, local, activation=activation, radius=radii,
                                  log_normaliser=normaliser)
     return position, confidence
+
+
+def decode_channel(
+    channel: torch.Tensor, *, activation: Activation, radius: int | Sequence[int] = CONFIDENCE_RADIUS
+) -> tuple[np.ndarray, float]:
+    """Sub-voxel peak (array axis order) and confidence of one (Z, Y, X) output channel (:func:`decode_at` its peak)."""
+    return decode_at(channel, peak_index(channel), activation=activation, radius=radius)
 
 
 def decode_heatmaps(

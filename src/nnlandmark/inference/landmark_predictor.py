@@ -6,7 +6,7 @@ import contextlib
 import io
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,9 @@ from nnlandmark.inference.decode import (
 from nnlandmark.inference.fold_records import check_folds_agree
 from nnlandmark.inference.model_folder import MODEL_INFO, check_model_folder, checkpoint_files, read_json
 from nnlandmark.inference.network import NullLogitNetwork
+from nnlandmark.inference.pair_sides import assign_pair_sides
 from nnlandmark.landmarks import LandmarkSet
+from nnlandmark.landmarks.mirror_pairs import pair_indices
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,9 @@ class LandmarkPredictor:
     activation: Activation
     absent_below: float = 0.0
     confidence_radius: tuple[int, ...] = (CONFIDENCE_RADIUS,) * 3
+    # (left, right) channel indices of mirror pairs, put on their sides after decoding (inference/pair_sides.py)
+    mirror_pairs: tuple[tuple[int, int], ...] = ()
+    sigma_vox: tuple[float, ...] = (2.0, 2.0, 2.0)
 
     @property
     def plans_manager(self) -> PlansManager:
@@ -65,26 +70,36 @@ class LandmarkPredictor:
         peaks. A landmark's confidence is the mean of the folds' own confidences, the kind of number each
         fold's whole-case validation records, so the absence threshold chosen on those applies here.
         """
+        shape = None
+
+        def world(positions: np.ndarray) -> np.ndarray:
+            return preprocessed_to_world(positions, preprocessed_shape=shape, properties=properties,
+                                         transpose_forward=self.plans_manager.transpose_forward)
+
         total, confidences = None, []
         with torch.inference_mode():  # nnU-Net's outputs are inference tensors: summed in place only in this mode
             for logits in self._fold_logits(data):
-                positions, confidence = decode_heatmaps(logits, activation=self.activation,
-                                                        radius=self.confidence_radius)
+                shape = tuple(logits.shape[1:])
+                positions, confidence = self._decode(logits, lps_x=lambda p: world(p)[:, 0])
                 confidences.append(confidence)
                 total = logits if total is None else total.add_(logits)
             if len(confidences) > 1:
                 total /= len(confidences)
-                positions, _ = decode_heatmaps(total, activation=self.activation, radius=self.confidence_radius)
+                positions, _ = self._decode(total, lps_x=lambda p: world(p)[:, 0])
                 confidence = np.mean(confidences, axis=0)
-        logits = total
-        world = preprocessed_to_world(
-            positions,
-            preprocessed_shape=tuple(logits.shape[1:]),
-            properties=properties,
-            transpose_forward=self.plans_manager.transpose_forward,
-        )
         present = confidence >= self.absent_below
-        return LandmarkSet(self.names, world, present, confidence)
+        return LandmarkSet(self.names, world(positions), present, confidence)
+
+    def _decode(self, logits: torch.Tensor, *, lps_x: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (array order) and confidences of one output, mirror pairs put on their sides."""
+        positions, confidence = decode_heatmaps(logits, activation=self.activation, radius=self.confidence_radius)
+        if self.mirror_pairs:
+            positions, confidence, changes = assign_pair_sides(
+                logits, positions, confidence, pairs=self.mirror_pairs, activation=self.activation,
+                radius=self.confidence_radius, sigma_vox=self.sigma_vox, lps_x=lps_x)
+            for change in changes:
+                log.debug("mirror pair: %s", change)
+        return positions, confidence
 
     def _fold_logits(self, data: torch.Tensor) -> Iterator[torch.Tensor]:
         """Each loaded fold's sliding-window output on the CPU (the network as it is when no folds are loaded)."""
@@ -149,17 +164,20 @@ def predictor_for_network(
     tile_step_size: float = 0.5,
     absent_below: float = 0.0,
     sigma_vox: Sequence[float] | None = None,
+    mirror_pairs: Sequence[Sequence[str]] = (),
 ) -> LandmarkPredictor:
     """A :class:`LandmarkPredictor` around ``network``: as it is, or with each fold's ``parameters`` in turn.
 
     ``sigma_vox``: the target Gaussian's sigma per axis (voxels); a ``log_probability`` confidence is the mass
     within +-2 sigma of the peak. Validation and prediction must pass the same (``recipe_sigma_vox``).
+    ``mirror_pairs``: (left, right) landmark names put on their sides after decoding (the model's record).
     """
     predictor = make_nnunet_predictor(device=device, tile_step_size=tile_step_size)
     predictor.manual_initialization(network, plans_manager, configuration_manager, parameters, dataset_json,
                                     TRAINER_NAME, None)
+    sigma = tuple(float(x) for x in sigma_vox) if sigma_vox is not None else (2.0,) * 3
     return LandmarkPredictor(predictor, tuple(names), activation, absent_below,
-                             confidence_radius(activation, sigma_vox))
+                             confidence_radius(activation, sigma_vox), pair_indices(mirror_pairs, names), sigma)
 
 
 def make_nnunet_predictor(*, device: torch.device, tile_step_size: float = 0.5) -> nnUNetPredictor:
@@ -214,16 +232,17 @@ def load_model(
                                       activation=info["activation"], device=device, parameters=parameters,
                                       tile_step_size=tile_step_size, absent_below=float(info.get("absent_below", 0.0)),
                                       sigma_vox=recipe_sigma_vox(info.get("recipe") or {},
-                                                                 configuration_manager.spacing))
+                                                                 configuration_manager.spacing),
+                                      mirror_pairs=info.get("mirror_pairs", ()))
     log.info("loaded %s, folds %s (%s)", model_dir, list(folds), checkpoint)
     return predictor
 
 
 def write_model_info(model_dir: Path, *, landmarks: Sequence[str], configuration: str, activation: Activation,
-                     recipe: dict[str, Any]) -> None:
+                     recipe: dict[str, Any], mirror_pairs: Sequence[Sequence[str]] = ()) -> None:
     """What prediction needs beyond nnU-Net's plans and dataset.json."""
     info = {"landmarks": list(landmarks), "configuration": configuration, "activation": activation,
-            "absent_below": 0.0, "recipe": recipe}
+            "absent_below": 0.0, "recipe": recipe, "mirror_pairs": [list(p) for p in mirror_pairs]}
     write_text_atomic(Path(model_dir) / MODEL_INFO, json.dumps(info, indent=2))
 
 

@@ -75,6 +75,7 @@ def build_card(model_dir: Path, *, folds: Sequence[int], checkpoint: str = DEFAU
         "activation": info.get("activation"),
         "absent_below": info.get("absent_below", 0.0),
         "recipe": info.get("recipe"),
+        "mirror_pairs": info.get("mirror_pairs", []),
         "checkpoint": checkpoint,
         "folds": [{"fold": int(fold), "validation": fold_validation(model_dir, fold)} for fold in folds],
         "versions": package_versions(),
@@ -136,6 +137,8 @@ def render_card(card: Mapping[str, Any]) -> str:
         f"configuration: {card['configuration']}; target spacing {spacing} mm, patch {patch} voxels "
         f"({card.get('axis_order', 'image axes (i, j, k)')})",
         f"heatmap activation: {card.get('activation')}; landmarks absent below confidence {card.get('absent_below')}",
+        "left/right pairs put on their sides (LPS x): "
+        + (", ".join(f"{a}/{b}" for a, b in card.get("mirror_pairs") or []) or "none"),
         f"folds: {', '.join(str(f['fold']) for f in card['folds'])} ({card['checkpoint']}), "
         "each fold's whole-case validation:",
         *(_validation_line(entry) for entry in card["folds"]),

@@ -14,6 +14,8 @@ import torch
 from nnlandmark.checkpoints import UnreadableCheckpointError, allow_listed_loads, load_checkpoint
 from nnlandmark.errors import InputError
 from nnlandmark.inference.landmark_predictor import TRAINER_NAME, write_model_info
+from nnlandmark.landmarks import read_landmarks
+from nnlandmark.landmarks.mirror_pairs import mirror_pairs_from_names, pairs_on_their_sides
 from nnlandmark.training.fold_provenance import fold_fingerprint, prepare_fold_dir
 from nnlandmark.training.recipe import TrainingRecipe
 
@@ -61,6 +63,19 @@ def resume_checkpoint(fold_dir: Path) -> Path | None:
     return newest
 
 
+def dataset_mirror_pairs(raw_folder: Path, names: list[str]) -> list[tuple[str, str]]:
+    """Left/right pairs of ``names`` whose sides every training reference (``landmarksTr/*.json``) agrees with."""
+    candidates = mirror_pairs_from_names(names)
+    if not candidates:
+        return []
+    references = [read_landmarks(path) for path in sorted((raw_folder / "landmarksTr").glob("*.json"))]
+    kept, refused = pairs_on_their_sides(candidates, references)
+    for left, right in refused:
+        log.info("%s / %s: names say left/right, but the training references do not put %s at larger LPS x "
+                 "in every case; decoded without side assignment", left, right, left)
+    return kept
+
+
 def train_fold(
     dataset_name: str,
     *,
@@ -96,8 +111,10 @@ def train_fold(
     torch.manual_seed(seed + fold)
     trainer = nnLandmarkTrainer(plans, configuration, fold, dataset_json, device)
     trainer.use_recipe(recipe)
+    trainer.mirror_pairs = dataset_mirror_pairs(Path(os.environ["nnUNet_raw"]) / dataset_name, dataset_json["landmarks"])
     write_model_info(Path(trainer.output_folder_base), landmarks=dataset_json["landmarks"],
-                     configuration=configuration, activation=recipe.heatmap.activation, recipe=recipe.to_dict())
+                     configuration=configuration, activation=recipe.heatmap.activation, recipe=recipe.to_dict(),
+                     mirror_pairs=trainer.mirror_pairs)
     if resume_from is not None:
         log.info("fold %d: resuming from %s", fold, resume_from)
         with allow_listed_loads():  # nnU-Net's own torch.load(weights_only=False), made safe

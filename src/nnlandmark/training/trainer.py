@@ -34,6 +34,8 @@ class nnLandmarkTrainer(nnUNetTrainer):  # noqa: N801 - nnU-Net names trainers i
         super().__init__(plans, configuration, fold, dataset_json, device)
         self.enable_deep_supervision = False
         self.num_landmarks = len(self.label_manager.foreground_labels)
+        # (left, right) landmark names put on their sides when validation decodes (set by run_fold)
+        self.mirror_pairs: list[tuple[str, str]] = []
         self.use_recipe(TrainingRecipe())  # nnU-Net's defaults, plus ours
 
     def use_recipe(self, recipe: TrainingRecipe) -> None:
@@ -134,7 +136,8 @@ class nnLandmarkTrainer(nnUNetTrainer):  # noqa: N801 - nnU-Net names trainers i
         predictor = predictor_for_network(self.network, self.plans_manager, self.configuration_manager,
                                           self.dataset_json, names=self.dataset_json["landmarks"],
                                           activation=self.recipe.heatmap.activation, device=self.device,
-                                          sigma_vox=self.recipe.heatmap.sigma_per_axis(spacing))
+                                          sigma_vox=self.recipe.heatmap.sigma_per_axis(spacing),
+                                          mirror_pairs=self.mirror_pairs)
         _, val_keys = self.do_split()
         out = Path(self.output_folder, "validation")
         summary = validate_cases(
