@@ -121,7 +121,16 @@ def collect(record: dict[str, Any]) -> dict[str, Any]:
     if (tables / "folds.csv").is_file():
         out["folds"] = _read_csv(tables / "folds.csv")
     out["stage_seconds"] = stage_seconds(folder)
+    out["iterations_per_fold"] = training_iterations(folder)
     return out
+
+
+def training_iterations(folder: Path) -> int | None:
+    """Training iterations per fold, from nnU-Net's ``debug.json`` of the run's first fold (what it really ran)."""
+    for debug in sorted(folder.glob("results/*/nnunet/nnUNet_results/*/*/fold_*/debug.json")):
+        record = json.loads(debug.read_text())
+        return int(record["num_epochs"]) * int(record["num_iterations_per_epoch"])
+    return None
 
 
 def _number(value: Any, digits: int = 2) -> str:
@@ -134,9 +143,10 @@ def _count(value: Any) -> str:
 
 def table_row(run: dict[str, Any]) -> str:
     minutes = f"{run['seconds'] / 60:.1f}"
+    day = str(run.get("date", ""))[:10]
     model, baseline = run.get("model"), run.get("baseline")
     if run["returncode"] or model is None:
-        return f"| `{run['recipe']}` | failed (exit {run['returncode']}) | | | | | | | | {minutes} |"
+        return f"| `{run['recipe']}` | failed (exit {run['returncode']}) | | | | | | | | | {minutes} | {day} |"
     folds = run.get("folds") or []
     per_fold = " / ".join(_count(f.get("n_gross")) for f in folds) or "–"
     ratio = (model["mre_mm"] / baseline["mre_mm"]) if baseline and baseline.get("mre_mm") else None
@@ -144,7 +154,7 @@ def table_row(run: dict[str, Any]) -> str:
         f"| `{run['recipe']}` | {_number(model['mre_mm'])} | {_number(model['median_mm'])} "
         f"| {_number(model.get('max_mm'))} | {_count(model.get('n_gross'))} / {_count(model['n_detected'])} "
         f"| {per_fold} | {_count(model['n_false_detections'])} | {_count(model['n_missed'])} "
-        f"| {_number(ratio)} | {minutes} |"
+        f"| {_number(ratio)} | {_count(run.get('iterations_per_fold'))} | {minutes} | {day} |"
     )
 
 
@@ -155,11 +165,11 @@ def markdown(runs: list[dict[str, Any]], machine: dict[str, Any]) -> str:
     header = (
         f"| recipe | MRE (mm) | median (mm) | max (mm) | gross failures (> {_number(gross, 1)} mm) / detected "
         "| gross per fold (validation) | absent reported present | present reported absent "
-        "| MRE / baseline MRE | minutes |"
+        "| MRE / baseline MRE | training iterations / fold | minutes | date |"
     )
     lines = [
         header,
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
         *(table_row(run) for run in runs),
         "",
     ]
@@ -173,7 +183,8 @@ def markdown(runs: list[dict[str, Any]], machine: dict[str, Any]) -> str:
     lines.append(
         f"Measured {machine['date']} on {machine['host_cpu']} ({machine['cpu_count']} cores), "
         f"torch {machine['torch']}, nnU-Net {machine['nnunetv2']}, commit {machine['git_commit']}; "
-        f"minutes are the whole workflow from an empty folder."
+        f"minutes are the whole workflow from an empty folder; a row dated earlier is an earlier run "
+        f"tabulated with `--reuse` (its training budget beside it)."
     )
     cores = " / ".join(sorted({str(run.get("cores", "?")) for run in runs}))
     lines.append(

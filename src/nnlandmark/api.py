@@ -106,13 +106,15 @@ def load(
     device: str | torch.device = "auto",
     checkpoint: str | None = None,
     tile_step_size: float = 0.5,
+    inference: str = "full",
     cache: str | os.PathLike[str] | None = None,
 ) -> Model:
     """Load a trained model folder or an exported model ``.zip`` for prediction.
 
     ``folds`` defaults to every fold with the checkpoint; ``checkpoint`` to the one the model was exported with
     (``checkpoint_final.pth`` for a training folder). A ``.zip`` is extracted once into ``cache`` (default
-    ``$NNLANDMARK_CACHE`` or ``~/.cache/nnlandmark``) and checked against its manifest.
+    ``$NNLANDMARK_CACHE`` or ``~/.cache/nnlandmark``) and checked against its manifest. ``inference``:
+    ``full`` (nnU-Net's sliding window over the whole image) or ``guided`` (windows where the landmarks are).
     """
     folder = open_model(Path(model), cache=Path(cache) if cache is not None else None)
     checkpoint = checkpoint or default_checkpoint(folder)
@@ -120,5 +122,5 @@ def load(
     if not 0 < tile_step_size <= 1:
         raise InputError(f"tile_step_size must be in (0, 1] (a fraction of the patch size), got {tile_step_size}")
     predictor = load_model(folder, folds=chosen, checkpoint=checkpoint, device=resolve_device(device),
-                           tile_step_size=tile_step_size)
+                           tile_step_size=tile_step_size, inference=inference)
     return Model(predictor, folder, chosen, checkpoint)

@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--threads", type=at_least_one, default=os.cpu_count() or 1)
     predict.add_argument("--tile-step-size", type=step_fraction, default=0.5,
                          help="sliding-window step as a fraction of the patch size, in (0, 1]")
+    predict.add_argument("--inference", choices=["full", "guided"], default="full",
+                         help="full: nnU-Net's sliding window over the whole image (default, the reference); "
+                              "guided: network windows only where the landmarks are, for ssce_null models "
+                              "(README, Performance)")
     export = commands.add_parser("export-model", help="pack a trained model's folds and card into one .zip")
     add_model_arguments(export, checkpoint_default=DEFAULT_CHECKPOINT, exported=False)
     export.add_argument("-o", "--output", required=True, type=Path,
@@ -108,7 +112,8 @@ def run_predict(args: argparse.Namespace) -> int:
         raise InputError("--device cuda, but torch sees no GPU; use --device auto or --device cpu")
     torch.set_num_threads(args.threads)
     predictor = load_model(model_dir, folds=folds, checkpoint=checkpoint,
-                           device=resolve_device(args.device), tile_step_size=args.tile_step_size)
+                           device=resolve_device(args.device), tile_step_size=args.tile_step_size,
+                           inference=args.inference)
     results = predict_images(predictor, images, args.output)
     print(json.dumps({"cases": len(results), "folds": folds, "output": str(args.output)}))
     return 0

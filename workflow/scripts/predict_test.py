@@ -33,6 +33,7 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
         checkpoint=predict["checkpoint"],
         device=resolve_device(smk.params.device),
         tile_step_size=float(predict["tile_step_size"]),
+        inference=predict.get("inference", "full"),
     )
     validation = [json.loads(Path(f).read_text()) for f in smk.input.folds]
     threshold = choose_absence_threshold(

@@ -64,3 +64,23 @@ def preprocessed_to_world(
         numpy_shape[original_axis] = int(properties["shape_before_cropping"][axis])
     geometry = geometry_from_properties(properties, numpy_shape)
     return geometry.index_to_world(index)
+
+
+def world_to_preprocessed(
+    points: np.ndarray,
+    *,
+    preprocessed_shape: Sequence[int],
+    properties: Mapping[str, Any],
+    transpose_forward: Sequence[int],
+) -> np.ndarray:
+    """LPS mm points (N, 3) of the original image -> positions on the preprocessed grid (the inverse)."""
+    numpy_shape = [0, 0, 0]
+    for axis, original_axis in enumerate(transpose_forward):
+        numpy_shape[original_axis] = int(properties["shape_before_cropping"][axis])
+    itk_index = geometry_from_properties(properties, numpy_shape).world_to_index(np.asarray(points, dtype=np.float64))
+    numpy_order = np.asarray(itk_index, dtype=np.float64).reshape(-1, 3)[:, ::-1]
+    transposed = numpy_order[:, list(transpose_forward)]
+    bbox_start = np.asarray([b[0] for b in properties["bbox_used_for_cropping"]], dtype=np.float64)
+    cropped_shape = np.asarray(properties["shape_after_cropping_and_before_resampling"], dtype=np.float64)
+    scale = cropped_shape / np.asarray(preprocessed_shape, dtype=np.float64)
+    return (transposed - bbox_start + 0.5) / scale - 0.5

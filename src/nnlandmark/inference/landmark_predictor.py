@@ -7,7 +7,7 @@ import io
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from torch import nn
 
 from nnlandmark.atomic_write import write_text_atomic
 from nnlandmark.checkpoints import load_checkpoint
+from nnlandmark.errors import InputError
 from nnlandmark.inference.coordinates import preprocessed_to_world
 from nnlandmark.inference.decode import (
     CONFIDENCE_RADIUS,
@@ -29,6 +30,8 @@ from nnlandmark.inference.decode import (
     recipe_sigma_vox,
 )
 from nnlandmark.inference.fold_records import check_folds_agree
+from nnlandmark.inference.guided import INFERENCE_MODES, GuidedSearch, full_window_count
+from nnlandmark.inference.landmark_prior import LandmarkPrior
 from nnlandmark.inference.model_folder import MODEL_INFO, check_model_folder, checkpoint_files, read_json
 from nnlandmark.inference.network import NullLogitNetwork
 from nnlandmark.inference.pair_sides import assign_pair_sides
@@ -52,6 +55,12 @@ class LandmarkPredictor:
     # (left, right) channel indices of mirror pairs, put on their sides after decoding (inference/pair_sides.py)
     mirror_pairs: tuple[tuple[int, int], ...] = ()
     sigma_vox: tuple[float, ...] = (2.0, 2.0, 2.0)
+    # "full": nnU-Net's sliding window over the whole image (the reference); "guided": windows where the
+    # landmarks are (inference/guided.py), for ssce_null models; ``prior`` says where to look first
+    inference: str = "full"
+    prior: LandmarkPrior | None = None
+    # what the last case cost: windows, network evaluations (windows x folds), mode
+    last_cost: dict[str, Any] = field(default_factory=dict)
 
     @property
     def plans_manager(self) -> PlansManager:
@@ -70,11 +79,20 @@ class LandmarkPredictor:
         peaks. A landmark's confidence is the mean of the folds' own confidences, the kind of number each
         fold's whole-case validation records, so the absence threshold chosen on those applies here.
         """
-        shape = None
+        shape = tuple(data.shape[1:])
 
         def world(positions: np.ndarray) -> np.ndarray:
             return preprocessed_to_world(positions, preprocessed_shape=shape, properties=properties,
                                          transpose_forward=self.plans_manager.transpose_forward)
+
+        if self.inference == "guided":
+            search = GuidedSearch(self, data, prior=self.prior, lps_x=lambda p: world(p)[:, 0])
+            result = search.run()
+            for note in result.notes:
+                log.debug("mirror pair: %s", note)
+            self.last_cost = {"inference": "guided", "windows": result.windows, "evaluations": result.evaluations}
+            return LandmarkSet(self.names, world(result.positions), result.confidences >= self.absent_below,
+                               result.confidences)
 
         total, confidences = None, []
         with torch.inference_mode():  # nnU-Net's outputs are inference tensors: summed in place only in this mode
@@ -87,6 +105,8 @@ class LandmarkPredictor:
                 total /= len(confidences)
                 positions, _ = self._decode(total, lps_x=lambda p: world(p)[:, 0])
                 confidence = np.mean(confidences, axis=0)
+        windows = full_window_count(self, shape)
+        self.last_cost = {"inference": "full", "windows": windows, "evaluations": windows * len(confidences)}
         present = confidence >= self.absent_below
         return LandmarkSet(self.names, world(positions), present, confidence)
 
@@ -165,19 +185,33 @@ def predictor_for_network(
     absent_below: float = 0.0,
     sigma_vox: Sequence[float] | None = None,
     mirror_pairs: Sequence[Sequence[str]] = (),
+    inference: str = "full",
+    prior: LandmarkPrior | None = None,
 ) -> LandmarkPredictor:
     """A :class:`LandmarkPredictor` around ``network``: as it is, or with each fold's ``parameters`` in turn.
 
     ``sigma_vox``: the target Gaussian's sigma per axis (voxels); a ``log_probability`` confidence is the mass
     within +-2 sigma of the peak. Validation and prediction must pass the same (``recipe_sigma_vox``).
     ``mirror_pairs``: (left, right) landmark names put on their sides after decoding (the model's record).
+    ``inference``: ``full`` or ``guided`` (:mod:`nnlandmark.inference.guided`, with ``prior``).
     """
+    check_inference_mode(inference, activation)
     predictor = make_nnunet_predictor(device=device, tile_step_size=tile_step_size)
     predictor.manual_initialization(network, plans_manager, configuration_manager, parameters, dataset_json,
                                     TRAINER_NAME, None)
     sigma = tuple(float(x) for x in sigma_vox) if sigma_vox is not None else (2.0,) * 3
     return LandmarkPredictor(predictor, tuple(names), activation, absent_below,
-                             confidence_radius(activation, sigma_vox), pair_indices(mirror_pairs, names), sigma)
+                             confidence_radius(activation, sigma_vox), pair_indices(mirror_pairs, names), sigma,
+                             inference, prior)
+
+
+def check_inference_mode(inference: str, activation: str) -> None:
+    """``full`` always; ``guided`` only for ``log_probability`` (ssce_null) models, whose windows say "not here"."""
+    if inference not in INFERENCE_MODES:
+        raise InputError(f"inference mode must be one of {', '.join(INFERENCE_MODES)}; got {inference!r}")
+    if inference == "guided" and activation != "log_probability":
+        raise InputError(f"guided inference needs a model trained with train.loss: ssce_null (this one's outputs "
+                         f"are {activation}); use the full sliding window (--inference full)")
 
 
 def make_nnunet_predictor(*, device: torch.device, tile_step_size: float = 0.5) -> nnUNetPredictor:
@@ -208,6 +242,7 @@ def load_model(
     checkpoint: str = "checkpoint_final.pth",
     device: torch.device,
     tile_step_size: float = 0.5,
+    inference: str = "full",
 ) -> LandmarkPredictor:
     """Load a trained model folder (``nnLandmarkTrainer__<plans>__<configuration>``) for ensembled prediction.
 
@@ -233,16 +268,20 @@ def load_model(
                                       tile_step_size=tile_step_size, absent_below=float(info.get("absent_below", 0.0)),
                                       sigma_vox=recipe_sigma_vox(info.get("recipe") or {},
                                                                  configuration_manager.spacing),
-                                      mirror_pairs=info.get("mirror_pairs", ()))
+                                      mirror_pairs=info.get("mirror_pairs", ()), inference=inference,
+                                      prior=LandmarkPrior.from_dict(info["landmark_prior"])
+                                      if info.get("landmark_prior") else None)
     log.info("loaded %s, folds %s (%s)", model_dir, list(folds), checkpoint)
     return predictor
 
 
 def write_model_info(model_dir: Path, *, landmarks: Sequence[str], configuration: str, activation: Activation,
-                     recipe: dict[str, Any], mirror_pairs: Sequence[Sequence[str]] = ()) -> None:
+                     recipe: dict[str, Any], mirror_pairs: Sequence[Sequence[str]] = (),
+                     prior: LandmarkPrior | None = None) -> None:
     """What prediction needs beyond nnU-Net's plans and dataset.json."""
     info = {"landmarks": list(landmarks), "configuration": configuration, "activation": activation,
-            "absent_below": 0.0, "recipe": recipe, "mirror_pairs": [list(p) for p in mirror_pairs]}
+            "absent_below": 0.0, "recipe": recipe, "mirror_pairs": [list(p) for p in mirror_pairs],
+            "landmark_prior": prior.to_dict() if prior is not None else None}
     write_text_atomic(Path(model_dir) / MODEL_INFO, json.dumps(info, indent=2))
 
 

@@ -88,7 +88,9 @@ def predict_images(
         landmarks = predictor.predict_image(image)
         write_landmarks(out_dir / f"{case_id}.mrk.json", landmarks)
         write_landmarks(out_dir / f"{case_id}.json", landmarks)
-        log.info("%s: %d landmarks, mean confidence %.3f", case_id, int(landmarks.present.sum()),
-                 float(landmarks.confidence.mean()))
+        cost = getattr(predictor, "last_cost", {}) or {}
+        log.info("%s: %d landmarks, mean confidence %.3f (%s inference, %s network evaluations)", case_id,
+                 int(landmarks.present.sum()), float(landmarks.confidence.mean()), cost.get("inference", "full"),
+                 cost.get("evaluations", "?"))
         results[case_id] = landmarks
     return results

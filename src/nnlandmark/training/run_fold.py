@@ -10,10 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from nnunetv2.training.dataloading.nnunet_dataset import infer_dataset_class
 
 from nnlandmark.checkpoints import UnreadableCheckpointError, allow_listed_loads, load_checkpoint
 from nnlandmark.errors import InputError
 from nnlandmark.inference.landmark_predictor import TRAINER_NAME, write_model_info
+from nnlandmark.inference.landmark_prior import training_prior
 from nnlandmark.landmarks import read_landmarks
 from nnlandmark.landmarks.mirror_pairs import mirror_pairs_from_names, pairs_on_their_sides
 from nnlandmark.training.fold_provenance import fold_fingerprint, prepare_fold_dir
@@ -112,9 +114,13 @@ def train_fold(
     trainer = nnLandmarkTrainer(plans, configuration, fold, dataset_json, device)
     trainer.use_recipe(recipe)
     trainer.mirror_pairs = dataset_mirror_pairs(Path(os.environ["nnUNet_raw"]) / dataset_name, dataset_json["landmarks"])
+    folder = trainer.preprocessed_dataset_folder
+    prior = training_prior(infer_dataset_class(folder)(folder),
+                           reference_folder=Path(os.environ["nnUNet_raw"]) / dataset_name / "landmarksTr",
+                           names=dataset_json["landmarks"], transpose_forward=plans["transpose_forward"])
     write_model_info(Path(trainer.output_folder_base), landmarks=dataset_json["landmarks"],
                      configuration=configuration, activation=recipe.heatmap.activation, recipe=recipe.to_dict(),
-                     mirror_pairs=trainer.mirror_pairs)
+                     mirror_pairs=trainer.mirror_pairs, prior=prior)
     if resume_from is not None:
         log.info("fold %d: resuming from %s", fold, resume_from)
         with allow_listed_loads():  # nnU-Net's own torch.load(weights_only=False), made safe
