@@ -50,3 +50,23 @@ def test_crop_offset_and_transpose_are_undone() -> None:
     np.testing.assert_allclose(world, expected)
     # origin + D @ (spacing * index) by hand
     np.testing.assert_allclose(world[0], [10.0 + 1.5 * 8.0, -4.0 - 0.5 * 7.0, 3.0 + 2.5 * 6.0])
+
+
+def test_world_to_preprocessed_inverts_preprocessed_to_world() -> None:
+    """The guided mode's prior maps reference points onto the grid: the exact inverse, transpose and crop too."""
+    from nnlandmark.inference.coordinates import world_to_preprocessed
+
+    properties = {
+        "shape_after_cropping_and_before_resampling": (10, 20, 30),
+        "bbox_used_for_cropping": [[3, 13], [1, 21], [2, 32]],
+        "shape_before_cropping": (14, 22, 35),
+        "sitk_stuff": {"spacing": (0.5, 1.5, 2.5), "origin": (10.0, -4.0, 3.0),
+                       "direction": (0.0, 1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0)},
+    }
+    positions = np.random.default_rng(3).uniform(0, 15, size=(6, 3))
+    for transpose in ((0, 1, 2), (2, 0, 1)):
+        world = preprocessed_to_world(positions, preprocessed_shape=(17, 25, 40), properties=properties,
+                                      transpose_forward=transpose)
+        back = world_to_preprocessed(world, preprocessed_shape=(17, 25, 40), properties=properties,
+                                     transpose_forward=transpose)
+        np.testing.assert_allclose(back, positions, atol=1e-9)
