@@ -39,6 +39,8 @@ SYNTHETIC = {
     # numpy (z, y, x) shape, spacing mm, landmarks, population SD of landmark positions (mm)
     "ct": {"shape": (300, 400, 400), "spacing": 0.4, "landmarks": 14, "sd_mm": 4.0},
     "brain": {"shape": (193, 229, 193), "spacing": 1.0, "landmarks": 32, "sd_mm": 4.0},
+    # a few seconds: checks the script's code paths (--scenarios smoke)
+    "smoke": {"shape": (48, 160, 160), "spacing": 1.0, "landmarks": 4, "sd_mm": 4.0},
 }
 REALSIZE_MODEL = (WORK / "realsize" / "ssce_null" / "results" / "realsize" / "nnunet" / "nnUNet_results"
                   / "Dataset991_RealSize" / "nnLandmarkTrainer__nnUNetPlans__3d_fullres")
@@ -154,7 +156,7 @@ def synthetic_worker(name: str, mode: str) -> dict[str, Any]:
     predictor = predictor_for_network(network, plans, plans.get_configuration("3d_fullres"), dataset_json,
                                       names=names, activation="log_probability", device=torch.device("cpu"),
                                       sigma_vox=sigma_vox, inference="guided" if mode == "guided" else "full",
-                                      prior=prior)
+                                      prior=prior, parameters=[network.state_dict()])  # one fold, as nnU-Net loads it
     image = pm.coordinate_image(shape)
     properties = pm.identity_properties(shape)
     counter = {"windows": 0}

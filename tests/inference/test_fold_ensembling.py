@@ -2,7 +2,7 @@
 
 Folds are averaged the way nnU-Net averages them (their outputs, window by window stitched); for
 log-probabilities that average is the log of the folds' geometric mean, whose peak for equally wide
-Gaussians lies at the mean of the folds' peaks. The confidence of an ensembled landmark is the mean of the
+Gaussians lies at the mean of the folds' peaks. The confidence of an ensembled landmark is the geometric mean of the
 folds' own confidences: the same kind of number a fold's whole-case validation records, on which the
 absence threshold is chosen.
 """
@@ -70,9 +70,11 @@ def test_two_folds_average_to_the_peak_of_their_mean_log_probability(single_and_
     np.testing.assert_allclose(found[:2], positions[:2], atol=0.05)
 
 
-def test_ensembled_confidence_is_the_folds_mean_not_the_geometric_means_mass(single_and_ensembled: tuple) -> None:
+def test_ensembled_confidence_is_the_folds_geometric_mean_not_the_averaged_maps_mass(
+    single_and_ensembled: tuple,
+) -> None:
     fold_a, fold_b, ensemble, averaged = single_and_ensembled
-    np.testing.assert_allclose(ensemble.confidence, (fold_a.confidence + fold_b.confidence) / 2, rtol=1e-6)
+    np.testing.assert_allclose(ensemble.confidence, np.sqrt(fold_a.confidence * fold_b.confidence), rtol=1e-6)
     radius = tuple(max(1, int(np.ceil(2 * s))) for s in pm.SIGMA_VOX)
     _, mass = decode_heatmaps(averaged, activation="log_probability", radius=radius)
     # the geometric mean of two Gaussians 4 voxels apart (sigma 2.5) holds exp(-(2 / 2.5)^2 / 2) = 0.73 of the mass
@@ -104,3 +106,11 @@ def test_an_absent_landmark_is_reported_absent_under_the_validation_threshold(
     _, _, ensemble, _ = single_and_ensembled
     assert ensemble.confidence[2] < 1e-6
     assert (ensemble.confidence >= threshold).tolist() == [True, True, False]
+
+
+def test_one_fold_alone_cannot_make_a_landmark_present() -> None:
+    from nnlandmark.inference.landmark_predictor import fold_consensus
+
+    confidences = [np.array([0.6, 0.9, 0.0]), np.array([0.6, 0.001, 0.7]), np.array([0.6, 0.001, 0.7])]
+    np.testing.assert_allclose(fold_consensus(confidences), [0.6, (0.9 * 1e-6) ** (1 / 3), 0.0], atol=1e-12)
+    assert fold_consensus(confidences)[1] < 0.01  # the arithmetic mean would say 0.30

@@ -18,7 +18,7 @@ each landmark is in it (its null outcome) and where, so a search can stop once e
 
 A landmark never found comes out where its probability was highest, with that window's confidence (low,
 so absent below the model's threshold). Folds are averaged per window as the full mode averages them
-(log-probabilities, i.e. a geometric mean), and confidences are the mean of the folds' own.
+(log-probabilities, i.e. a geometric mean), and confidences are the geometric mean of the folds' own.
 """
 
 from __future__ import annotations
@@ -38,6 +38,13 @@ from nnunetv2.inference.sliding_window_prediction import compute_steps_for_slidi
 from nnlandmark.inference.decode import decode_at, peak_index
 from nnlandmark.inference.landmark_prior import LandmarkPrior
 from nnlandmark.inference.pair_sides import SAME_PLACE_SIGMAS
+
+def fold_consensus(confidences: Sequence[np.ndarray]) -> np.ndarray:
+    """:func:`nnlandmark.inference.landmark_predictor.fold_consensus` (imported late: that module imports this one)."""
+    from nnlandmark.inference.landmark_predictor import fold_consensus as consensus
+
+    return consensus(confidences)
+
 
 if TYPE_CHECKING:
     from nnlandmark.inference.landmark_predictor import LandmarkPredictor
@@ -155,7 +162,7 @@ class GuidedSearch:
                 total = out if total is None else total.add_(out)
         mean = total / len(parameters)
         present = np.mean(presents, axis=0)
-        confidence = np.mean(confidences, axis=0)
+        confidence = fold_consensus(confidences)
         result = []
         for k in range(self.k):
             peak = self._place(k, at, start) if at and k in at else peak_index(mean[k])

@@ -76,8 +76,10 @@ class LandmarkPredictor:
         Positions are decoded from the folds' averaged outputs, as nnU-Net ensembles. For log-probabilities
         the average is the log of the folds' geometric mean (a product of experts, not renormalised): it
         peaks where the folds jointly put most probability, for equally wide Gaussians at the mean of their
-        peaks. A landmark's confidence is the mean of the folds' own confidences, the kind of number each
-        fold's whole-case validation records, so the absence threshold chosen on those applies here.
+        peaks. A landmark's confidence is the geometric mean of the folds' own confidences, the kind of number
+        each fold's whole-case validation records, so the absence threshold chosen on those applies here; like
+        the positions, it is a product of experts: folds that agree keep their value, and one fold that sees
+        a landmark the others do not see cannot make it present alone.
         """
         shape = tuple(data.shape[1:])
 
@@ -104,7 +106,7 @@ class LandmarkPredictor:
             if len(confidences) > 1:
                 total /= len(confidences)
                 positions, _ = self._decode(total, lps_x=lambda p: world(p)[:, 0])
-                confidence = np.mean(confidences, axis=0)
+                confidence = fold_consensus(confidences)
         windows = full_window_count(self, shape)
         self.last_cost = {"inference": "full", "windows": windows, "evaluations": windows * len(confidences)}
         present = confidence >= self.absent_below
@@ -145,6 +147,12 @@ class LandmarkPredictor:
         reader = self.plans_manager.image_reader_writer_class()
         data, properties = reader.read_images([str(f) for f in files])
         return self.predict_array(data, properties)
+
+
+def fold_consensus(confidences: Sequence[np.ndarray]) -> np.ndarray:
+    """Geometric mean over folds of per-landmark confidences (each (K,)); a zero stays zero."""
+    stack = np.clip(np.asarray(confidences, dtype=np.float64), 1e-300, None)
+    return np.exp(np.log(stack).mean(axis=0))
 
 
 def build_network(plans_manager: PlansManager, configuration_manager: ConfigurationManager, *,
