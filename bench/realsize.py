@@ -143,7 +143,7 @@ def _count(value: Any) -> str:
 
 def table_row(run: dict[str, Any]) -> str:
     minutes = f"{run['seconds'] / 60:.1f}"
-    day = str(run.get("date", ""))[:10]
+    day = str(run.get("date", ""))[:16].replace("T", " ")
     model, baseline = run.get("model"), run.get("baseline")
     if run["returncode"] or model is None:
         return f"| `{run['recipe']}` | failed (exit {run['returncode']}) | | | | | | | | | {minutes} | {day} |"
@@ -165,7 +165,7 @@ def markdown(runs: list[dict[str, Any]], machine: dict[str, Any]) -> str:
     header = (
         f"| recipe | MRE (mm) | median (mm) | max (mm) | gross failures (> {_number(gross, 1)} mm) / detected "
         "| gross per fold (validation) | absent reported present | present reported absent "
-        "| MRE / baseline MRE | training iterations / fold | minutes | date |"
+        "| MRE / baseline MRE | training iterations / fold | minutes | finished (UTC) |"
     )
     lines = [
         header,
@@ -188,7 +188,7 @@ def markdown(runs: list[dict[str, Any]], machine: dict[str, Any]) -> str:
     )
     cores = " / ".join(sorted({str(run.get("cores", "?")) for run in runs}))
     lines.append(
-        f"Command: `python bench/realsize.py --recipes {' '.join(r['recipe'] for r in runs)}`; each recipe "
+        f"Command: `python bench/realsize.py {' '.join(sys.argv[1:])}`; each recipe "
         f"runs `snakemake --cores {cores} --resources gpu=1 --configfile config/realsize.yaml recipe.yaml` "
         "in an empty folder, recipe.yaml setting `train.loss`."
     )

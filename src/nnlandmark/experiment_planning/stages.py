@@ -123,14 +123,29 @@ def apply_plan_overrides(plans: dict[str, Any], configuration: str, overrides: M
 
 
 def preprocess(dataset_id: int, *, configuration: str, plans_name: str, num_processes: int) -> Path:
-    """Run nnU-Net's preprocessing for one configuration and install our cross-validation splits."""
-    from nnunetv2.experiment_planning.plan_and_preprocess_api import preprocess_dataset
-    from nnunetv2.utilities.dataset_name_id_conversion import convert_id_to_dataset_name
+    """nnU-Net's preprocessing of one configuration, blobs painted on the target grid; installs our splits.
 
-    preprocess_dataset(dataset_id, plans_name, configurations=[configuration], num_processes=[num_processes])
+    What ``nnUNetv2_preprocess`` does for one configuration, with
+    :class:`~nnlandmark.preprocessing.exact_blobs.ExactBlobPreprocessor` in place of the plans' preprocessor
+    (nnU-Net's ``DefaultPreprocessor``, which images still go through unchanged).
+    """
+    from nnunetv2.utilities.dataset_name_id_conversion import convert_id_to_dataset_name
+    from nnunetv2.utilities.utils import get_filenames_of_train_images_and_targets
+
+    from nnlandmark.preprocessing.exact_blobs import ExactBlobPreprocessor
+
     name = convert_id_to_dataset_name(dataset_id)
+    preprocessor = ExactBlobPreprocessor(verbose=False)
+    preprocessor.run(dataset_id, configuration, plans_name, num_processes=num_processes)
     preprocessed = Path(os.environ["nnUNet_preprocessed"]) / name
-    shutil.copyfile(Path(os.environ["nnUNet_raw"]) / name / "splits_final.json", preprocessed / "splits_final.json")
+    raw = Path(os.environ["nnUNet_raw"]) / name
+    # as nnU-Net does: the raw label maps beside the preprocessed data (its validation reads them from there)
+    dataset_json = json.loads((raw / "dataset.json").read_text())
+    gt = preprocessed / "gt_segmentations"
+    gt.mkdir(exist_ok=True)
+    for case, files in get_filenames_of_train_images_and_targets(str(raw), dataset_json).items():
+        shutil.copy2(files["label"], gt / f"{case}{dataset_json['file_ending']}")
+    shutil.copyfile(raw / "splits_final.json", preprocessed / "splits_final.json")
     return preprocessed
 
 
