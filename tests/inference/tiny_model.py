@@ -24,19 +24,22 @@ INTENSITIES = {"0": {"max": 400.0, "mean": 100.0, "median": 100.0, "min": 0.0, "
 FINGERPRINT = {"recipe": "r" * 64, "plans": "p" * 64, "dataset_json": "d" * 64, "split": "s", "data": "x"}
 
 
-def make_model_folder(folder: Path, *, folds: Sequence[int] = (0, 1), records: bool = True) -> Path:
+def make_model_folder(folder: Path, *, folds: Sequence[int] = (0, 1), records: bool = True,
+                      activation: str = "softmax") -> Path:
     """``folder`` as training leaves it: plans, dataset.json, nnlandmark.json and per fold a checkpoint
-    (different random weights each), a provenance record and a validation summary."""
+    (different random weights each), a provenance record and a validation summary. ``activation``
+    ``log_probability`` makes it a model of the ``ssce_null`` recipe."""
     folder.mkdir(parents=True, exist_ok=True)
     plans = {**copy.deepcopy(PLANS), "foreground_intensity_properties_per_channel": INTENSITIES}
     (folder / "plans.json").write_text(json.dumps(plans, indent=2))
     (folder / "dataset.json").write_text(json.dumps(DATASET_JSON, indent=2))
-    write_model_info(folder, landmarks=LANDMARKS, configuration=CONFIGURATION, activation="softmax", recipe=RECIPE)
+    write_model_info(folder, landmarks=LANDMARKS, configuration=CONFIGURATION, activation=activation, recipe=RECIPE)
     plans_manager = PlansManager(plans)
     configuration = plans_manager.get_configuration(CONFIGURATION)
     for fold in folds:
         torch.manual_seed(100 + fold)
-        network = build_network(plans_manager, configuration, num_input_channels=1, num_landmarks=len(LANDMARKS))
+        network = build_network(plans_manager, configuration, num_input_channels=1, num_landmarks=len(LANDMARKS),
+                                activation=activation)
         fold_dir = folder / f"fold_{fold}"
         (fold_dir / "validation").mkdir(parents=True, exist_ok=True)
         torch.save({"network_weights": network.state_dict(), "current_epoch": 1, "init_args": {"fold": fold},
