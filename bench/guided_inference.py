@@ -278,6 +278,7 @@ def main() -> None:
                         help="(scenario, mode) pairs not to run, e.g. ct:nnunet")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--readme", action="store_true", help="write the table into README.md (Performance)")
+    parser.add_argument("--name", default="guided_inference", help="result file name under bench/results/")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -299,10 +300,10 @@ def main() -> None:
         payload["scenarios"][scenario] = {"modes": results, "ratios": ratios(results)}
         say("  " + ", ".join(f"{k} {v:.2f}" for k, v in payload["scenarios"][scenario]["ratios"].items()))
     payload["machine"] = machine_info()
-    path = write_result("guided_inference", payload)
+    path = write_result(args.name, payload)
     table = markdown(payload)
-    (path.parent / "guided_inference.md").write_text(table)
-    say(f"wrote {path} and guided_inference.md")
+    (path.parent / f"{args.name}.md").write_text(table)
+    say(f"wrote {path} and {args.name}.md")
     if args.readme:
         readme = REPO / "README.md"
         text = readme.read_text()
