@@ -110,3 +110,22 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     value = fn()
     return time.perf_counter() - start, value
+
+
+def memory_kib() -> dict[str, int]:
+    """This process's resident memory now (``VmRSS``) and at its peak (``VmHWM``), in KiB."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(("VmRSS", "VmHWM")):
+            key, value = line.split(":")
+            fields[key] = int(value.split()[0])
+    return fields
+
+
+def reset_peak_memory() -> bool:
+    """Reset ``VmHWM`` to the current RSS (Linux ``clear_refs`` 5); False where the kernel does not allow it."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False

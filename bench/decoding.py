@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import WORK, rotate, run_python, say, summary, write_result
+from common import WORK, memory_kib, reset_peak_memory, rotate, run_python, say, summary, write_result
 
 METHODS = ("ours", "upstream")
 
@@ -173,23 +173,6 @@ def decode_upstream(logits: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
 
 
 # --- one measurement in its own process --------------------------------------------------------------
-def memory_kib() -> dict[str, int]:
-    fields = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(("VmRSS", "VmHWM")):
-            key, value = line.split(":")
-            fields[key] = int(value.split()[0])
-    return fields
-
-
-def reset_peak_memory() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
 def worker(method: str, folder: Path, threads: int) -> dict[str, Any]:
     import nnunetv2.preprocessing.resampling.default_resampling  # noqa: F401 - imported before the baseline
     import torch

@@ -33,7 +33,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import REPO, WORK, machine_info, run_python, say, write_result  # noqa: E402
+from common import (  # noqa: E402
+    REPO,
+    WORK,
+    machine_info,
+    memory_kib,
+    reset_peak_memory,
+    run_python,
+    say,
+    write_result,
+)
 
 SYNTHETIC = {
     # numpy (z, y, x) shape, spacing mm, landmarks, population SD of landmark positions (mm)
@@ -47,24 +56,6 @@ REALSIZE_MODEL = (WORK / "realsize" / "ssce_null" / "results" / "realsize" / "nn
 REALSIZE_RAW = WORK / "realsize" / "ssce_null" / "results" / "realsize" / "nnunet" / "nnUNet_raw" / "Dataset991_RealSize"
 MODES = ("full", "guided", "nnunet")
 README_MARKERS = ("<!-- guided-table:start -->", "<!-- guided-table:end -->")
-
-
-# --- memory ------------------------------------------------------------------------------------------
-def memory_kib() -> dict[str, int]:
-    fields = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(("VmRSS", "VmHWM")):
-            key, value = line.split(":")
-            fields[key] = int(value.split()[0])
-    return fields
-
-
-def reset_peak_memory() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
 
 
 # --- the synthetic scenarios -------------------------------------------------------------------------

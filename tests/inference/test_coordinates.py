@@ -7,10 +7,20 @@ import pytest
 import torch
 from nnunetv2.preprocessing.resampling.default_resampling import resample_data_or_seg_to_shape
 
-from nnlandmark.inference.coordinates import preprocessed_to_itk_index, preprocessed_to_world
+from nnlandmark.inference.coordinates import preprocessed_to_itk_index, preprocessed_to_world, world_to_preprocessed
 from nnlandmark.inference.decode import decode_heatmaps
 from nnlandmark.landmarks import ImageGeometry
 from nnlandmark.training.targets import render_gaussian
+
+
+# nnU-Net properties of a cropped image with a rotated direction (array axes as the preprocessed case's)
+CROPPED_OBLIQUE = {
+    "shape_after_cropping_and_before_resampling": (10, 20, 30),
+    "bbox_used_for_cropping": [[3, 13], [1, 21], [2, 32]],
+    "shape_before_cropping": (14, 22, 35),
+    "sitk_stuff": {"spacing": (0.5, 1.5, 2.5), "origin": (10.0, -4.0, 3.0),
+                   "direction": (0.0, 1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0)},
+}
 
 
 @pytest.mark.parametrize("old_spacing", [(2.0, 1.0, 1.0), (4.0, 1.0, 1.0)])  # the second resamples z separately
@@ -31,13 +41,7 @@ def test_mapping_matches_nnunet_resampling(old_spacing: tuple[float, float, floa
 
 def test_crop_offset_and_transpose_are_undone() -> None:
     # array axes after transpose (2, 0, 1): preprocessed axis a is original numpy axis transpose_forward[a]
-    properties = {
-        "shape_after_cropping_and_before_resampling": (10, 20, 30),
-        "bbox_used_for_cropping": [[3, 13], [1, 21], [2, 32]],
-        "shape_before_cropping": (14, 22, 35),
-        "sitk_stuff": {"spacing": (0.5, 1.5, 2.5), "origin": (10.0, -4.0, 3.0),
-                       "direction": (0.0, 1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0)},
-    }
+    properties = CROPPED_OBLIQUE
     position = np.array([[4.0, 5.0, 6.0]])  # unresampled (same shape) -> cropped-transposed index
     index = preprocessed_to_itk_index(position, preprocessed_shape=(10, 20, 30), properties=properties,
                                       transpose_forward=(2, 0, 1))
@@ -54,15 +58,7 @@ def test_crop_offset_and_transpose_are_undone() -> None:
 
 def test_world_to_preprocessed_inverts_preprocessed_to_world() -> None:
     """The guided mode's prior maps reference points onto the grid: the exact inverse, transpose and crop too."""
-    from nnlandmark.inference.coordinates import world_to_preprocessed
-
-    properties = {
-        "shape_after_cropping_and_before_resampling": (10, 20, 30),
-        "bbox_used_for_cropping": [[3, 13], [1, 21], [2, 32]],
-        "shape_before_cropping": (14, 22, 35),
-        "sitk_stuff": {"spacing": (0.5, 1.5, 2.5), "origin": (10.0, -4.0, 3.0),
-                       "direction": (0.0, 1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0)},
-    }
+    properties = CROPPED_OBLIQUE
     positions = np.random.default_rng(3).uniform(0, 15, size=(6, 3))
     for transpose in ((0, 1, 2), (2, 0, 1)):
         world = preprocessed_to_world(positions, preprocessed_shape=(17, 25, 40), properties=properties,
