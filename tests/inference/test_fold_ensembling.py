@@ -109,7 +109,7 @@ def test_an_absent_landmark_is_reported_absent_under_the_validation_threshold(
 
 
 def test_one_fold_alone_cannot_make_a_landmark_present() -> None:
-    from nnlandmark.inference.landmark_predictor import fold_consensus
+    from nnlandmark.inference.decode import fold_consensus
 
     confidences = [np.array([0.6, 0.9, 0.0]), np.array([0.6, 0.001, 0.7]), np.array([0.6, 0.001, 0.7])]
     np.testing.assert_allclose(fold_consensus(confidences), [0.6, (0.9 * 1e-6) ** (1 / 3), 0.0], atol=1e-12)

@@ -52,6 +52,16 @@ def confidence_radius(activation: Activation, sigma_vox: Sequence[float] | None)
     return tuple(max(1, math.ceil(2.0 * s)) for s in sigma_vox)
 
 
+def fold_consensus(confidences: Sequence[np.ndarray]) -> np.ndarray:
+    """Geometric mean over folds of per-landmark confidences (each (K,)); a zero stays zero.
+
+    The ensemble's confidence, a product of experts like its positions: folds that agree keep their value,
+    and one fold that sees a landmark the others do not see cannot make it present alone.
+    """
+    stack = np.clip(np.asarray(confidences, dtype=np.float64), 1e-300, None)
+    return np.exp(np.log(stack).mean(axis=0))
+
+
 def log_heatmap(channel: torch.Tensor, *, activation: Activation) -> torch.Tensor:
     """Log of the heatmap a raw output channel stands for (up to a constant for softmax)."""
     _check(activation)

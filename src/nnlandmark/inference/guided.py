@@ -31,20 +31,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from acvl_utils.cropping_and_padding.padding import pad_nd_image
 from nnunetv2.inference.sliding_window_prediction import compute_steps_for_sliding_window
 
-from nnlandmark.inference.decode import decode_at, peak_index
+from nnlandmark.inference.decode import decode_at, fold_consensus, peak_index
 from nnlandmark.inference.landmark_prior import LandmarkPrior
-from nnlandmark.inference.pair_sides import SAME_PLACE_SIGMAS
-
-def fold_consensus(confidences: Sequence[np.ndarray]) -> np.ndarray:
-    """:func:`nnlandmark.inference.landmark_predictor.fold_consensus` (imported late: that module imports this one)."""
-    from nnlandmark.inference.landmark_predictor import fold_consensus as consensus
-
-    return consensus(confidences)
-
+from nnlandmark.inference.pair_sides import by_side, exclusion_radius, local_maxima, same_place
 
 if TYPE_CHECKING:
     from nnlandmark.inference.landmark_predictor import LandmarkPredictor
@@ -80,7 +72,6 @@ class GuidedResult:
     confidences: np.ndarray
     windows: int
     evaluations: int
-    found: np.ndarray
     notes: list[str] = field(default_factory=list)
 
 
@@ -108,6 +99,7 @@ class GuidedSearch:
         self.evaluations = 0
         self.lps_x = lps_x
         self.twin = {a: b for pair in predictor.mirror_pairs for a, b in (pair, pair[::-1])}
+        self.grid = window_grid(self.shape, self.patch, predictor.predictor.tile_step_size)
         self._loaded: int | None = None
 
     # --- windows ---------------------------------------------------------------------------------------
@@ -116,10 +108,14 @@ class GuidedSearch:
         padded = np.asarray(point, dtype=np.float64) + self.offset
         return tuple(int(np.clip(round(c - p / 2 + 0.5), 0, s - p)) for c, p, s in zip(padded, self.patch, self.shape))
 
-    def grid_starts(self) -> list[tuple[int, ...]]:
-        """The full mode's window grid (nnU-Net's steps at the predictor's tile step)."""
-        steps = compute_steps_for_sliding_window(self.shape, self.patch, self.predictor.predictor.tile_step_size)
-        return [tuple(int(v) for v in s) for s in np.array(np.meshgrid(*steps, indexing="ij")).reshape(3, -1).T]
+    def nearest_grid_windows(self, target: np.ndarray) -> tuple[list[tuple[int, ...]], np.ndarray]:
+        """Unseen windows of the full mode's grid, nearest to ``target`` (image coordinates) first, and their
+        centres (image coordinates)."""
+        patch = np.asarray(self.patch, dtype=np.float64)
+        starts = [s for s in self.grid if s not in self.seen]
+        centres = np.asarray(starts, dtype=np.float64).reshape(-1, 3) + (patch - 1) / 2 - self.offset
+        order = np.argsort(np.linalg.norm((centres - target) / patch, axis=1), kind="stable")
+        return [starts[i] for i in order], centres[order]
 
     def group_starts(self, points: dict[int, np.ndarray], *, spread: float) -> list[tuple[int, ...]]:
         """Windows covering ``points`` (landmark -> image coordinates), each group within ``spread`` x patch."""
@@ -192,8 +188,7 @@ class GuidedSearch:
     def _modes(self, channel: torch.Tensor, twin: torch.Tensor, start: tuple[int, ...],
                count: int = 3) -> list[tuple[tuple[int, ...], float, float]]:
         """The channel's ``count`` largest local maxima in the window: (image voxel, value, twin channel's value)."""
-        pooled = F.max_pool3d(channel[None, None], kernel_size=3, stride=1, padding=1)[0, 0]
-        maxima = torch.where(channel >= pooled, channel, torch.full_like(channel, -math.inf)).flatten()
+        maxima = local_maxima(channel).flatten()
         values, flat = torch.topk(maxima, count)
         twin_values = twin.flatten()[flat]
         out = []
@@ -239,11 +234,10 @@ class GuidedSearch:
             for start in self.group_starts(known, spread=1 - 2 * EDGE_MARGIN):
                 self.evaluate(start)
         # 2. search the grid for the landmarks not found yet
-        grid = self.grid_starts()
         for k in range(self.k):
             if self.best(k) is not None:
                 continue
-            for start in self._search_order(k, grid, centres):
+            for start in self._search_order(k, centres):
                 self.evaluate(start)
                 if self.best(k) is not None:
                     break
@@ -253,7 +247,6 @@ class GuidedSearch:
         for start in self.group_starts(offcentre, spread=2 * CENTRED_WITHIN):
             self.evaluate(start)
         chosen = [self.best(k) or self.best(k, trusted_only=False) for k in range(self.k)]
-        found = np.asarray([self.best(k) is not None for k in range(self.k)])
         positions = np.stack([c.position for c in chosen])
         confidences = np.asarray([c.confidence for c in chosen])
         # 4. mirror pairs on their sides
@@ -261,36 +254,31 @@ class GuidedSearch:
             note = self._pair(left, right, positions, confidences)
             if note:
                 notes.append(note)
-        return GuidedResult(positions, confidences, len(self.seen), self.evaluations, found, notes)
+        return GuidedResult(positions, confidences, len(self.seen), self.evaluations, notes)
 
-    def _search_order(self, k: int, grid: list[tuple[int, ...]], centres: np.ndarray | None) -> list[tuple[int, ...]]:
+    def _search_order(self, k: int, centres: np.ndarray | None) -> list[tuple[int, ...]]:
         """Grid windows not yet seen, nearest to the landmark's expected place first, within its search box."""
-        patch = np.asarray(self.patch, dtype=np.float64)
-        window_centres = np.asarray(grid, dtype=np.float64) + (patch - 1) / 2 - self.offset
         if centres is None or not np.all(np.isfinite(centres[k])):
-            target, reach = (np.asarray(self.image_shape) - 1) / 2, np.full(3, np.inf)
-        else:
-            # windows whose trusted part overlaps the box of SEARCH_SDS sd around the prior mean
-            target = centres[k]
-            reach = SEARCH_SDS * self.prior.spread(self.image_shape)[k] + (1 - 2 * EDGE_MARGIN) * patch / 2
-        order = np.argsort(np.linalg.norm((window_centres - target) / patch, axis=1), kind="stable")
-        return [grid[i] for i in order
-                if grid[i] not in self.seen and np.all(np.abs(window_centres[i] - target) <= reach)]
+            return self.nearest_grid_windows((np.asarray(self.image_shape) - 1) / 2)[0]
+        # windows whose trusted part overlaps the box of SEARCH_SDS sd around the prior mean
+        patch = np.asarray(self.patch, dtype=np.float64)
+        reach = SEARCH_SDS * self.prior.spread(self.image_shape)[k] + (1 - 2 * EDGE_MARGIN) * patch / 2
+        starts, window_centres = self.nearest_grid_windows(centres[k])
+        return [s for s, c in zip(starts, window_centres) if np.all(np.abs(c - centres[k]) <= reach)]
 
     def _pair(self, left: int, right: int, positions: np.ndarray, confidences: np.ndarray) -> str | None:
         """Put one (left, right) pair on its sides; positions and confidences are updated in place."""
         sigma = np.asarray(self.predictor.sigma_vox, dtype=np.float64)
         places = [positions[left].copy(), positions[right].copy()]
         note = "swapped"
-        if np.linalg.norm((places[0] - places[1]) / sigma) < SAME_PLACE_SIGMAS:
+        if same_place(places[0], places[1], sigma):
             shared = places[0] if confidences[left] >= confidences[right] else places[1]
             other = self._other_place(left, right, shared, sigma)
             if other is None:
                 return None
             places = [shared, other]
             note = "peaked at one place; the other is the pair's best second mode"
-        x = self.lps_x(np.asarray(places))
-        assigned = {left: places[0], right: places[1]} if x[0] >= x[1] else {left: places[1], right: places[0]}
+        assigned = by_side(left, right, places, self.lps_x)
         moved = {k: p for k, p in assigned.items() if not np.array_equal(p, positions[k])}
         if not moved:
             return None
@@ -310,22 +298,17 @@ class GuidedSearch:
             return place
         centres = self.prior.centres(self.image_shape) if self.prior is not None else None
         targets = [centres[k] for k in (left, right) if centres is not None and np.all(np.isfinite(centres[k]))
-                   and np.linalg.norm((centres[k] - shared) / sigma) >= SAME_PLACE_SIGMAS]
+                   and not same_place(centres[k], shared, sigma)]
         target = targets[0] if targets else (np.asarray(self.image_shape) - 1) / 2
-        patch = np.asarray(self.patch, dtype=np.float64)
-        grid = self.grid_starts()
-        distance = [float(np.linalg.norm((np.asarray(g) + (patch - 1) / 2 - self.offset - target) / patch)) for g in grid]
-        for index in np.argsort(distance, kind="stable"):
-            if grid[index] in self.seen:
-                continue
-            self.evaluate(grid[index])
+        for start in self.nearest_grid_windows(target)[0]:
+            self.evaluate(start)
             place = self._best_other_mode(left, right, shared, sigma)
             if place is not None:
                 return place
         return None
 
     def _best_other_mode(self, left: int, right: int, shared: np.ndarray, sigma: np.ndarray) -> np.ndarray | None:
-        exclusion = np.maximum(2, np.ceil(SAME_PLACE_SIGMAS * sigma))
+        exclusion = np.asarray(exclusion_radius(sigma))
         best, best_score = None, -math.inf
         for modes in self.modes.values():
             for k in (left, right):
@@ -337,10 +320,15 @@ class GuidedSearch:
         return None if best is None else np.asarray(best, dtype=np.float64)
 
 
+def window_grid(shape: Sequence[int], patch: Sequence[int], tile_step_size: float) -> list[tuple[int, ...]]:
+    """Window starts of nnU-Net's sliding window on an image of ``shape`` already padded to at least ``patch``."""
+    steps = compute_steps_for_sliding_window(tuple(shape), tuple(patch), tile_step_size)
+    return [tuple(int(v) for v in s) for s in np.array(np.meshgrid(*steps, indexing="ij")).reshape(3, -1).T]
+
+
 def full_window_count(predictor: LandmarkPredictor, shape: Sequence[int]) -> int:
     """Windows of the full sliding window on a preprocessed image of ``shape`` (padded to the patch as nnU-Net does)."""
     patch = [int(p) for p in predictor.configuration_manager.patch_size]
     padded = [max(s, p) for s, p in zip(shape, patch)]
-    steps = compute_steps_for_sliding_window(padded, patch, predictor.predictor.tile_step_size)
-    return int(np.prod([len(s) for s in steps]))
+    return len(window_grid(padded, patch, predictor.predictor.tile_step_size))
 

@@ -27,6 +27,7 @@ from nnlandmark.inference.decode import (
     Activation,
     confidence_radius,
     decode_heatmaps,
+    fold_consensus,
     recipe_sigma_vox,
 )
 from nnlandmark.inference.fold_records import check_folds_agree
@@ -147,12 +148,6 @@ class LandmarkPredictor:
         reader = self.plans_manager.image_reader_writer_class()
         data, properties = reader.read_images([str(f) for f in files])
         return self.predict_array(data, properties)
-
-
-def fold_consensus(confidences: Sequence[np.ndarray]) -> np.ndarray:
-    """Geometric mean over folds of per-landmark confidences (each (K,)); a zero stays zero."""
-    stack = np.clip(np.asarray(confidences, dtype=np.float64), 1e-300, None)
-    return np.exp(np.log(stack).mean(axis=0))
 
 
 def build_network(plans_manager: PlansManager, configuration_manager: ConfigurationManager, *,

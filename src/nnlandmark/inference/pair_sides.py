@@ -29,11 +29,33 @@ from nnlandmark.inference.decode import Activation, decode_at, log_heatmap
 SAME_PLACE_SIGMAS = 2.0
 
 
-def other_mode(channel: torch.Tensor, *, exclude: np.ndarray, radius: Sequence[int]) -> tuple[int, ...] | None:
-    """Index of the largest local maximum of ``channel`` outside the box of ``radius`` voxels around ``exclude``."""
+def same_place(a: np.ndarray, b: np.ndarray, sigma: np.ndarray) -> bool:
+    """Whether two channels' peaks (array positions) are closer than :data:`SAME_PLACE_SIGMAS` sigma."""
+    return bool(np.linalg.norm((np.asarray(a) - np.asarray(b)) / sigma) < SAME_PLACE_SIGMAS)
+
+
+def exclusion_radius(sigma: np.ndarray) -> tuple[int, ...]:
+    """Half-width per axis (voxels) of the box around a shared peak where the pair's other mode is not looked for."""
+    return tuple(max(2, math.ceil(SAME_PLACE_SIGMAS * float(s))) for s in sigma)
+
+
+def by_side(left: int, right: int, places: Sequence[np.ndarray],
+            lps_x: Callable[[np.ndarray], np.ndarray]) -> dict[int, np.ndarray]:
+    """The pair's two places assigned to its landmarks: larger LPS x (patient left) to ``left``."""
+    x = lps_x(np.asarray(places))
+    return {left: places[0], right: places[1]} if x[0] >= x[1] else {left: places[1], right: places[0]}
+
+
+def local_maxima(channel: torch.Tensor) -> torch.Tensor:
+    """``channel`` (float32) where a voxel is the largest of its 3x3x3 neighbourhood, -inf elsewhere."""
     values = channel.float()
     pooled = F.max_pool3d(values[None, None], kernel_size=3, stride=1, padding=1)[0, 0]
-    candidates = torch.where(values >= pooled, values, torch.full_like(values, -math.inf))
+    return torch.where(values >= pooled, values, torch.full_like(values, -math.inf))
+
+
+def other_mode(channel: torch.Tensor, *, exclude: np.ndarray, radius: Sequence[int]) -> tuple[int, ...] | None:
+    """Index of the largest local maximum of ``channel`` outside the box of ``radius`` voxels around ``exclude``."""
+    candidates = local_maxima(channel)
     centre = np.rint(exclude).astype(int)
     box = tuple(slice(max(0, c - r), max(0, c + r + 1)) for c, r in zip(centre, radius))
     candidates[box] = -math.inf
@@ -62,12 +84,12 @@ def assign_pair_sides(
     """
     positions, confidences = positions.copy(), confidences.copy()
     sigma = np.asarray(sigma_vox, dtype=np.float64)
-    exclusion = [max(2, math.ceil(SAME_PLACE_SIGMAS * s)) for s in sigma]
+    exclusion = exclusion_radius(sigma)
     changes = []
     for left, right in pairs:
         places = [positions[left].copy(), positions[right].copy()]
         note = "swapped"
-        if np.linalg.norm((places[0] - places[1]) / sigma) < SAME_PLACE_SIGMAS:
+        if same_place(places[0], places[1], sigma):
             shared = places[0] if confidences[left] >= confidences[right] else places[1]
             both = (log_heatmap(logits[first_channel + left], activation=activation)
                     + log_heatmap(logits[first_channel + right], activation=activation))
@@ -76,10 +98,8 @@ def assign_pair_sides(
                 continue
             places = [shared, np.asarray(other, dtype=np.float64)]
             note = "peaked at one place; the other is the pair's second mode"
-        x = lps_x(np.asarray(places))
-        left_place, right_place = (places[0], places[1]) if x[0] >= x[1] else (places[1], places[0])
         moved = False
-        for k, place in ((left, left_place), (right, right_place)):
+        for k, place in by_side(left, right, places, lps_x).items():
             if not np.array_equal(place, positions[k]):
                 positions[k], confidences[k] = decode_at(logits[first_channel + k], np.rint(place).astype(int),
                                                          activation=activation, radius=radius)
