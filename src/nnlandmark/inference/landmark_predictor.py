@@ -36,6 +36,7 @@ from nnlandmark.inference.landmark_prior import LandmarkPrior
 from nnlandmark.inference.model_folder import MODEL_INFO, check_model_folder, checkpoint_files, read_json
 from nnlandmark.inference.network import NullLogitNetwork
 from nnlandmark.inference.pair_sides import assign_pair_sides
+from nnlandmark.inference.shared_places import apart_pairs, part_shared_places
 from nnlandmark.landmarks import LandmarkSet
 from nnlandmark.landmarks.mirror_pairs import pair_indices
 
@@ -62,6 +63,9 @@ class LandmarkPredictor:
     prior: LandmarkPrior | None = None
     # what the last case cost: windows, network evaluations (windows x folds), mode
     last_cost: dict[str, Any] = field(default_factory=dict)
+    # (i, j) channel indices that the training references always kept apart: parted when they peak at one
+    # place (inference/shared_places.py)
+    apart: tuple[tuple[int, int], ...] = ()
 
     @property
     def plans_manager(self) -> PlansManager:
@@ -122,6 +126,12 @@ class LandmarkPredictor:
                 radius=self.confidence_radius, sigma_vox=self.sigma_vox, lps_x=lps_x)
             for change in changes:
                 log.debug("mirror pair: %s", change)
+        if self.apart:
+            positions, confidence, changes = part_shared_places(
+                logits, positions, confidence, apart=self.apart, activation=self.activation,
+                radius=self.confidence_radius, sigma_vox=self.sigma_vox)
+            for change in changes:
+                log.debug("shared place: %s", change)
         return positions, confidence
 
     def _fold_logits(self, data: torch.Tensor) -> Iterator[torch.Tensor]:
@@ -190,6 +200,7 @@ def predictor_for_network(
     mirror_pairs: Sequence[Sequence[str]] = (),
     inference: str = "full",
     prior: LandmarkPrior | None = None,
+    may_share_place: Sequence[Sequence[str]] | None = None,
 ) -> LandmarkPredictor:
     """A :class:`LandmarkPredictor` around ``network``: as it is, or with each fold's ``parameters`` in turn.
 
@@ -197,15 +208,18 @@ def predictor_for_network(
     within +-2 sigma of the peak. Validation and prediction must pass the same (``recipe_sigma_vox``).
     ``mirror_pairs``: (left, right) landmark names put on their sides after decoding (the model's record).
     ``inference``: ``full`` or ``guided`` (:mod:`nnlandmark.inference.guided`, with ``prior``).
+    ``may_share_place``: landmark name pairs the training references did not keep apart; every other pair is
+    parted when both peak at one place (:mod:`nnlandmark.inference.shared_places`); ``None``: none is.
     """
     check_inference_mode(inference, activation)
     predictor = make_nnunet_predictor(device=device, tile_step_size=tile_step_size)
     predictor.manual_initialization(network, plans_manager, configuration_manager, parameters, dataset_json,
                                     TRAINER_NAME, None)
     sigma = tuple(float(x) for x in sigma_vox) if sigma_vox is not None else (2.0,) * 3
+    pairs = pair_indices(mirror_pairs, names)
     return LandmarkPredictor(predictor, tuple(names), activation, absent_below,
-                             confidence_radius(activation, sigma_vox), pair_indices(mirror_pairs, names), sigma,
-                             inference, prior)
+                             confidence_radius(activation, sigma_vox), pairs, sigma, inference, prior,
+                             apart=apart_pairs(names, may_share=may_share_place, mirror_pairs=pairs))
 
 
 def check_inference_mode(inference: str, activation: str) -> None:
@@ -273,18 +287,21 @@ def load_model(
                                                                  configuration_manager.spacing),
                                       mirror_pairs=info.get("mirror_pairs", ()), inference=inference,
                                       prior=LandmarkPrior.from_dict(info["landmark_prior"])
-                                      if info.get("landmark_prior") else None)
+                                      if info.get("landmark_prior") else None,
+                                      may_share_place=info.get("may_share_place"))
     log.info("loaded %s, folds %s (%s)", model_dir, list(folds), checkpoint)
     return predictor
 
 
 def write_model_info(model_dir: Path, *, landmarks: Sequence[str], configuration: str, activation: Activation,
                      recipe: dict[str, Any], mirror_pairs: Sequence[Sequence[str]] = (),
-                     prior: LandmarkPrior | None = None) -> None:
+                     prior: LandmarkPrior | None = None,
+                     may_share_place: Sequence[Sequence[str]] | None = None) -> None:
     """What prediction needs beyond nnU-Net's plans and dataset.json."""
     info = {"landmarks": list(landmarks), "configuration": configuration, "activation": activation,
             "absent_below": 0.0, "recipe": recipe, "mirror_pairs": [list(p) for p in mirror_pairs],
-            "landmark_prior": prior.to_dict() if prior is not None else None}
+            "landmark_prior": prior.to_dict() if prior is not None else None,
+            "may_share_place": None if may_share_place is None else [list(p) for p in may_share_place]}
     write_text_atomic(Path(model_dir) / MODEL_INFO, json.dumps(info, indent=2))
 
 

@@ -76,6 +76,7 @@ def build_card(model_dir: Path, *, folds: Sequence[int], checkpoint: str = DEFAU
         "absent_below": info.get("absent_below", 0.0),
         "recipe": info.get("recipe"),
         "mirror_pairs": info.get("mirror_pairs", []),
+        "may_share_place": info.get("may_share_place"),
         "checkpoint": checkpoint,
         "folds": [{"fold": int(fold), "validation": fold_validation(model_dir, fold)} for fold in folds],
         "versions": package_versions(),
@@ -139,6 +140,7 @@ def render_card(card: Mapping[str, Any]) -> str:
         f"heatmap activation: {card.get('activation')}; landmarks absent below confidence {card.get('absent_below')}",
         "left/right pairs put on their sides (LPS x): "
         + (", ".join(f"{a}/{b}" for a, b in card.get("mirror_pairs") or []) or "none"),
+        _shared_place_line(card.get("may_share_place")),
         f"folds: {', '.join(str(f['fold']) for f in card['folds'])} ({card['checkpoint']}), "
         "each fold's whole-case validation:",
         *(_validation_line(entry) for entry in card["folds"]),
@@ -148,3 +150,10 @@ def render_card(card: Mapping[str, Any]) -> str:
         f"created: {card['created']}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _shared_place_line(may_share: list[list[str]] | None) -> str:
+    if may_share is None:
+        return "landmarks that peak at one place: not parted (model trained before nnLandmark recorded which may)"
+    exempt = ", ".join(f"{a}/{b}" for a, b in may_share) or "none"
+    return f"landmarks that peak at one place are parted, except pairs the training set put close together: {exempt}"

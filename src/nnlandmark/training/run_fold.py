@@ -17,7 +17,10 @@ from nnlandmark.errors import InputError
 from nnlandmark.inference.landmark_predictor import TRAINER_NAME, write_model_info
 from nnlandmark.inference.landmark_prior import training_prior
 from nnlandmark.landmarks import read_landmarks
+from nnlandmark.inference.pair_sides import SAME_PLACE_SIGMAS
+from nnlandmark.landmarks.landmark_set import LandmarkSet
 from nnlandmark.landmarks.mirror_pairs import mirror_pairs_from_names, pairs_on_their_sides
+from nnlandmark.landmarks.separation import closest_approach_mm, may_share_place
 from nnlandmark.training.fold_provenance import fold_fingerprint, prepare_fold_dir
 from nnlandmark.training.recipe import TrainingRecipe
 
@@ -65,17 +68,33 @@ def resume_checkpoint(fold_dir: Path) -> Path | None:
     return newest
 
 
+def training_references(raw_folder: Path) -> list[LandmarkSet]:
+    """The exact training landmarks of a raw dataset folder (``landmarksTr/*.json``)."""
+    return [read_landmarks(path) for path in sorted((raw_folder / "landmarksTr").glob("*.json"))]
+
+
 def dataset_mirror_pairs(raw_folder: Path, names: list[str]) -> list[tuple[str, str]]:
     """Left/right pairs of ``names`` whose sides every training reference (``landmarksTr/*.json``) agrees with."""
     candidates = mirror_pairs_from_names(names)
     if not candidates:
         return []
-    references = [read_landmarks(path) for path in sorted((raw_folder / "landmarksTr").glob("*.json"))]
+    references = training_references(raw_folder)
     kept, refused = pairs_on_their_sides(candidates, references)
     for left, right in refused:
         log.info("%s / %s: names say left/right, but the training references do not put %s at larger LPS x "
                  "in every case; decoded without side assignment", left, right, left)
     return kept
+
+
+def dataset_may_share_place(raw_folder: Path, names: list[str], *, sigma_mm: float) -> list[tuple[str, str]]:
+    """Pairs of ``names`` the training references do not keep apart by more than twice the same-place distance.
+
+    Decoding treats two peaks within :data:`~nnlandmark.inference.pair_sides.SAME_PLACE_SIGMAS` sigma as one
+    place; ``sigma_mm`` is the target's largest sigma in mm. Every other pair is parted when both peak at one
+    place (:mod:`nnlandmark.inference.shared_places`).
+    """
+    closest = closest_approach_mm(training_references(raw_folder), names)
+    return may_share_place(names, closest, apart_beyond_mm=2 * SAME_PLACE_SIGMAS * sigma_mm)
 
 
 def train_fold(
@@ -113,14 +132,18 @@ def train_fold(
     torch.manual_seed(seed + fold)
     trainer = nnLandmarkTrainer(plans, configuration, fold, dataset_json, device)
     trainer.use_recipe(recipe)
-    trainer.mirror_pairs = dataset_mirror_pairs(Path(os.environ["nnUNet_raw"]) / dataset_name, dataset_json["landmarks"])
+    raw_folder = Path(os.environ["nnUNet_raw"]) / dataset_name
+    trainer.mirror_pairs = dataset_mirror_pairs(raw_folder, dataset_json["landmarks"])
+    spacing = trainer.configuration_manager.spacing
+    sigma_mm = max(s * d for s, d in zip(recipe.heatmap.sigma_per_axis(spacing), spacing))
+    trainer.may_share_place = dataset_may_share_place(raw_folder, dataset_json["landmarks"], sigma_mm=sigma_mm)
     folder = trainer.preprocessed_dataset_folder
     prior = training_prior(infer_dataset_class(folder)(folder),
                            reference_folder=Path(os.environ["nnUNet_raw"]) / dataset_name / "landmarksTr",
                            names=dataset_json["landmarks"], transpose_forward=plans["transpose_forward"])
     write_model_info(Path(trainer.output_folder_base), landmarks=dataset_json["landmarks"],
                      configuration=configuration, activation=recipe.heatmap.activation, recipe=recipe.to_dict(),
-                     mirror_pairs=trainer.mirror_pairs, prior=prior)
+                     mirror_pairs=trainer.mirror_pairs, prior=prior, may_share_place=trainer.may_share_place)
     if resume_from is not None:
         log.info("fold %d: resuming from %s", fold, resume_from)
         with allow_listed_loads():  # nnU-Net's own torch.load(weights_only=False), made safe

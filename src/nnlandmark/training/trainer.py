@@ -36,6 +36,8 @@ class nnLandmarkTrainer(nnUNetTrainer):  # noqa: N801 - nnU-Net names trainers i
         self.num_landmarks = len(self.label_manager.foreground_labels)
         # (left, right) landmark names put on their sides when validation decodes (set by run_fold)
         self.mirror_pairs: list[tuple[str, str]] = []
+        # landmark pairs the training references do not keep apart (set by run_fold); None: no pair is parted
+        self.may_share_place: list[tuple[str, str]] | None = None
         self.use_recipe(TrainingRecipe())  # nnU-Net's defaults, plus ours
 
     def use_recipe(self, recipe: TrainingRecipe) -> None:
@@ -137,7 +139,7 @@ class nnLandmarkTrainer(nnUNetTrainer):  # noqa: N801 - nnU-Net names trainers i
                                           self.dataset_json, names=self.dataset_json["landmarks"],
                                           activation=self.recipe.heatmap.activation, device=self.device,
                                           sigma_vox=self.recipe.heatmap.sigma_per_axis(spacing),
-                                          mirror_pairs=self.mirror_pairs)
+                                          mirror_pairs=self.mirror_pairs, may_share_place=self.may_share_place)
         _, val_keys = self.do_split()
         out = Path(self.output_folder, "validation")
         summary = validate_cases(

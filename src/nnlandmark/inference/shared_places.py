@@ -1,0 +1,95 @@
+"""Different landmarks at different places: two channels that peak on one structure are parted after decoding.
+
+A network that sees one patch at a time can take one structure for another that looks alike in the patch
+(a kidney pole for a cone apex), so two channels peak on the same spot. Where the training references always
+kept two landmarks apart (:mod:`nnlandmark.landmarks.separation`), that cannot be right: of two such channels
+that peak at the same place (within 2 sigma, as for mirror pairs), the one more confident there keeps it and
+the other takes its own best local maximum outside that neighbourhood. A channel that has no other mode
+comes out wherever its next maximum is, with the low confidence it has there (absent below the model's
+threshold). Mirror pairs are left to :mod:`nnlandmark.inference.pair_sides`, which runs first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from nnlandmark.inference.decode import Activation, decode_at, log_heatmap
+from nnlandmark.inference.pair_sides import exclusion_radius, local_maxima, same_place
+
+
+def apart_pairs(names: Sequence[str], *, may_share: Sequence[Sequence[str]] | None,
+                mirror_pairs: Sequence[tuple[int, int]] = ()) -> tuple[tuple[int, int], ...]:
+    """Index pairs (i < j) of ``names`` that decoding keeps apart: all but ``may_share`` and the mirror pairs.
+
+    ``may_share`` is the model's record (``nnlandmark.json``); ``None`` (a model trained before it existed)
+    keeps no pair apart.
+    """
+    if may_share is None:
+        return ()
+    index = {n: i for i, n in enumerate(names)}
+    unknown = sorted({n for pair in may_share for n in pair if n not in index})
+    if unknown:
+        raise ValueError(f"may_share_place names landmarks the model does not have: {', '.join(unknown)}")
+    exempt = {frozenset((index[a], index[b])) for a, b in may_share}
+    exempt |= {frozenset(pair) for pair in mirror_pairs}
+    return tuple((i, j) for i, j in itertools.combinations(range(len(names)), 2) if frozenset((i, j)) not in exempt)
+
+
+def best_mode_outside(channel: torch.Tensor, barred: Sequence[np.ndarray],
+                      radius: Sequence[int]) -> tuple[int, ...] | None:
+    """Index of the largest local maximum of ``channel`` outside the boxes of ``radius`` voxels around ``barred``."""
+    candidates = local_maxima(channel)
+    for place in barred:
+        centre = np.rint(place).astype(int)
+        candidates[tuple(slice(max(0, c - r), max(0, c + r + 1)) for c, r in zip(centre, radius))] = -math.inf
+    flat = int(torch.argmax(candidates))
+    if not math.isfinite(float(candidates.flatten()[flat])):
+        return None
+    return tuple(int(i) for i in np.unravel_index(flat, tuple(channel.shape)))
+
+
+def part_shared_places(
+    logits: torch.Tensor,
+    positions: np.ndarray,
+    confidences: np.ndarray,
+    *,
+    apart: Sequence[tuple[int, int]],
+    activation: Activation,
+    radius: Sequence[int],
+    sigma_vox: Sequence[float],
+    first_channel: int = 1,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Positions (K, 3, array order) and confidences with no ``apart`` pair at one place; one line per move.
+
+    ``logits`` (C, Z, Y, X): landmark k in channel ``first_channel + k``. Returns copies. Each move bars the
+    moved landmark from one more place, so the loop ends: at most one move per pair and place.
+    """
+    positions, confidences = positions.copy(), confidences.copy()
+    sigma = np.asarray(sigma_vox, dtype=np.float64)
+    exclusion = exclusion_radius(sigma)
+    barred: dict[int, list[np.ndarray]] = {}
+    changes: list[str] = []
+    stuck: set[tuple[int, int]] = set()
+    for _ in range(2 * len(apart) + 1):
+        clash = next(((i, j) for i, j in apart if (i, j) not in stuck
+                      and same_place(positions[i], positions[j], sigma)), None)
+        if clash is None:
+            break
+        i, j = clash
+        keep, move = (i, j) if confidences[i] >= confidences[j] else (j, i)
+        barred.setdefault(move, []).append(positions[keep].copy())
+        channel = log_heatmap(logits[first_channel + move], activation=activation)
+        place = best_mode_outside(channel, barred[move], exclusion)
+        if place is None:
+            stuck.add(clash)
+            continue
+        positions[move], confidences[move] = decode_at(logits[first_channel + move], place, activation=activation,
+                                                       radius=radius)
+        changes.append(f"landmark {move} peaked where landmark {keep} is (more confident there); "
+                       f"moved to its next mode, confidence {confidences[move]:.3f}")
+    return positions, confidences, changes
