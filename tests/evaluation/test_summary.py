@@ -148,3 +148,25 @@ def test_fold_table_lists_each_folds_gross_failures() -> None:
     assert list(table["fold"]) == [0, 1]
     assert table.loc[1, "n_gross"] == 2 and table.loc[1, "max_mm"] == 40.0
     assert np.isnan(table.loc[0, "n_gross"]) and np.isnan(table.loc[0, "max_mm"])
+
+
+def test_fold_table_reads_each_fold_at_the_absence_threshold() -> None:
+    from nnlandmark.evaluation.summary import fold_table
+
+    def record(present: bool, confidence: float, error: float | None) -> dict:
+        return {"reference_present": present, "confidence": confidence, "error_mm": error}
+
+    summary = {"n_cases": 1, "n_landmarks": 4, "gross_error_mm": 8.0, "n_gross": 2, "confidences": [
+        record(True, 0.002, 40.0),   # not learned: far off, reported absent at 0.05
+        record(True, 0.6, 30.0),     # confidently wrong: a gross failure reported present
+        record(True, 0.7, 1.0),
+        record(True, 0.01, 2.0),     # right place, too little confidence: a false absence
+        record(False, 0.3, None),    # absent, reported present
+    ]}
+    old = {"n_cases": 1, "confidences": [{"reference_present": True, "confidence": 0.5}]}
+    table = fold_table({0: summary, 1: old}, absent_below=0.05)
+    row = table.loc[0]
+    assert (row["n_gross"], row["n_gross_detected"], row["n_false_absent"], row["n_false_present"]) == (2, 1, 2, 1)
+    assert row["absent_below"] == 0.05
+    assert np.isnan(table.loc[1, "n_gross_detected"])  # written before validation recorded errors
+    assert "n_gross_detected" not in fold_table({0: summary}).columns

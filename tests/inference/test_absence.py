@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nnlandmark.inference.absence import choose_absence_threshold
+from nnlandmark.inference.absence import choose_absence_threshold, is_gross_failure, threshold_from_validation
 
 
 def test_no_absent_reference_means_never_absent() -> None:
@@ -21,3 +21,28 @@ def test_overlap_keeps_the_best_split_and_the_lowest_of_ties() -> None:
     pairs = [(True, 0.5), (True, 0.1), (False, 0.05), (False, 0.2), (True, 0.6)]
     threshold = choose_absence_threshold(pairs)
     assert threshold == pytest.approx((0.05 + 0.1) / 2)
+
+
+def _record(present: bool, confidence: float, error_mm: float | None = None) -> dict:
+    return {"case": "c", "landmark": "l", "reference_present": present, "confidence": confidence,
+            "error_mm": error_mm if present else None}
+
+
+def test_gross_failures_are_left_out_of_the_threshold_choice() -> None:
+    # a fold that never learned one landmark places it far off with little confidence (0.001-0.003)
+    unlearned = [_record(True, c, 35.0) for c in (0.001, 0.002, 0.003)]
+    good = [_record(True, c, 1.0) for c in (0.3, 0.5, 0.7)]
+    absent = [_record(False, c) for c in (0.004, 0.01)]
+    summary = {"gross_error_mm": 8.0, "confidences": unlearned + good + absent}
+    with_them = choose_absence_threshold((r["reference_present"], r["confidence"]) for r in summary["confidences"])
+    assert with_them == 0.0  # they drag it to zero: both absent landmarks would be reported present
+    assert threshold_from_validation([summary]) == pytest.approx((0.01 + 0.3) / 2)
+
+
+def test_records_without_errors_all_count() -> None:
+    old = {"confidences": [{"reference_present": True, "confidence": 0.002},
+                           {"reference_present": True, "confidence": 0.5},
+                           {"reference_present": False, "confidence": 0.01}]}
+    pairs = [(r["reference_present"], r["confidence"]) for r in old["confidences"]]
+    assert threshold_from_validation([old]) == choose_absence_threshold(pairs)
+    assert not is_gross_failure(old["confidences"][0], 8.0)

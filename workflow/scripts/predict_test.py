@@ -19,7 +19,7 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
 
     import torch
 
-    from nnlandmark.inference.absence import choose_absence_threshold
+    from nnlandmark.inference.absence import threshold_from_validation
     from nnlandmark.inference.landmark_predictor import load_model, set_absence_threshold
     from nnlandmark.inference.predict_folder import images_in_folder, predict_images
     from nnlandmark.training.run_fold import resolve_device
@@ -36,9 +36,7 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
         inference=predict.get("inference", "full"),
     )
     validation = [json.loads(Path(f).read_text()) for f in smk.input.folds]
-    threshold = choose_absence_threshold(
-        (c["reference_present"], c["confidence"]) for summary in validation for c in summary["confidences"]
-    )
+    threshold = threshold_from_validation(validation)
     print(f"absence threshold chosen on the folds' validation cases: confidence < {threshold:.4f}")
     predictor.absent_below = threshold
     set_absence_threshold(Path(smk.params.model_dir), threshold)

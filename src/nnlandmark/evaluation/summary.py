@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from nnlandmark.evaluation.errors import evaluated_mask
+from nnlandmark.inference.absence import is_gross_failure
 
 DEFAULT_SDR_THRESHOLDS_MM: tuple[float, ...] = (2.0, 2.5, 3.0, 4.0)
 SDR_CONVENTION = (
@@ -144,13 +145,38 @@ def per_case(errors: pd.DataFrame) -> pd.DataFrame:
 
 
 FOLD_COLUMNS = ("n_cases", "n_landmarks", "mre_mm", "median_mm", "max_mm", "gross_error_mm", "n_gross")
+# at the absence threshold the test predictions used: gross failures among the landmarks the fold reports
+# present, present landmarks it reports absent, absent ones it reports present
+THRESHOLD_COLUMNS = ("absent_below", "n_gross_detected", "n_false_absent", "n_false_present")
 
 
-def fold_table(summaries: dict[int, dict]) -> pd.DataFrame:
+def fold_detection(summary: dict, absent_below: float) -> dict[str, float]:
+    """A fold's validation read at the absence threshold (:data:`THRESHOLD_COLUMNS`); NaN for old summaries."""
+    records = summary.get("confidences", [])
+    if not records or any("error_mm" not in r for r in records):
+        return {k: math.nan for k in THRESHOLD_COLUMNS}
+    gross_mm = float(summary["gross_error_mm"])
+    detected = [r for r in records if r["confidence"] >= absent_below]
+    return {
+        "absent_below": float(absent_below),
+        "n_gross_detected": sum(is_gross_failure(r, gross_mm) for r in detected),
+        "n_false_absent": sum(r["reference_present"] and r["confidence"] < absent_below for r in records),
+        "n_false_present": sum(not r["reference_present"] for r in detected),
+    }
+
+
+def fold_table(summaries: dict[int, dict], *, absent_below: float | None = None) -> pd.DataFrame:
     """One row per fold from its whole-case validation summary (``training/fold_N.json``).
 
-    Summaries written before ``max_mm``/``n_gross`` existed give NaN there rather than a wrong zero.
+    Summaries written before ``max_mm``/``n_gross`` existed give NaN there rather than a wrong zero. With
+    ``absent_below`` (the threshold chosen on these summaries), each fold's landmarks are also read as the
+    test predictions are: gross failures among those reported present, and false absences.
     """
-    rows = [{"fold": fold, **{k: summaries[fold].get(k, math.nan) for k in FOLD_COLUMNS}}
-            for fold in sorted(summaries)]
-    return pd.DataFrame(rows, columns=["fold", *FOLD_COLUMNS])
+    rows = []
+    for fold in sorted(summaries):
+        row = {"fold": fold, **{k: summaries[fold].get(k, math.nan) for k in FOLD_COLUMNS}}
+        if absent_below is not None:
+            row.update(fold_detection(summaries[fold], absent_below))
+        rows.append(row)
+    columns = ["fold", *FOLD_COLUMNS, *(THRESHOLD_COLUMNS if absent_below is not None else ())]
+    return pd.DataFrame(rows, columns=columns)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -24,3 +25,24 @@ def choose_absence_threshold(validation: Iterable[tuple[bool, float]]) -> float:
     candidates = np.concatenate([[0.0], (values[:-1] + values[1:]) / 2, [values[-1] + 1e-9]])
     correct = [int(np.sum((confidence >= t) == present)) for t in candidates]
     return float(candidates[int(np.argmax(correct))])
+
+
+def is_gross_failure(record: Mapping[str, Any], gross_error_mm: float) -> bool:
+    """Whether a validation record is a present landmark that its fold placed beyond ``gross_error_mm``."""
+    error = record.get("error_mm")
+    return bool(record["reference_present"] and error is not None and error > gross_error_mm)
+
+
+def threshold_from_validation(summaries: Iterable[Mapping[str, Any]]) -> float:
+    """The absence threshold chosen on the folds' whole-case validation (``validate_cases`` summaries).
+
+    A present landmark that its fold placed on a wrong structure (a gross failure, beyond the summary's
+    ``gross_error_mm``) is left out: either call on it is wrong (present at the wrong place, or absent), so it
+    says nothing about where present and absent landmarks part, and a fold that has not learned one landmark
+    would otherwise drag the threshold to zero. Records written before ``error_mm`` existed all count.
+    """
+    records = []
+    for summary in summaries:
+        gross_mm = float(summary.get("gross_error_mm", np.inf))
+        records += [r for r in summary.get("confidences", []) if not is_gross_failure(r, gross_mm)]
+    return choose_absence_threshold((r["reference_present"], r["confidence"]) for r in records)

@@ -37,6 +37,8 @@ def validate_cases(
     ``reference_folder`` holds the exact landmarks (``<case>.json``, LPS mm); ``on_case`` is told each case done.
     The summary counts gross failures (``n_gross``: errors above ``gross_error_mm``, 10 voxels of the finest
     target spacing) and gives the largest error, so a fold's single wild landmarks show beside its MRE.
+    ``confidences`` holds one record per case and landmark (confidence, and ``error_mm`` where the reference
+    is present): the absence threshold is chosen on them (:mod:`nnlandmark.inference.absence`).
     """
     names = predictor.names
     out_folder.mkdir(parents=True, exist_ok=True)
@@ -49,10 +51,12 @@ def validate_cases(
             write_landmarks(out_folder / f"{key}.json", prediction)
             reference = read_landmarks(reference_folder / f"{key}.json").reorder(names)
             for i, name in enumerate(names):
+                error = None
                 if reference.present[i]:
-                    errors[name].append(float(np.linalg.norm(prediction.points[i] - reference.points[i])))
+                    error = float(np.linalg.norm(prediction.points[i] - reference.points[i]))
+                    errors[name].append(error)
                 confidences.append({"case": key, "landmark": name, "reference_present": bool(reference.present[i]),
-                                    "confidence": float(prediction.confidence[i])})
+                                    "confidence": float(prediction.confidence[i]), "error_mm": error})
             if on_case is not None:
                 on_case(key)
     all_errors = [e for v in errors.values() for e in v]
