@@ -37,12 +37,13 @@ def exact_prior(centres: np.ndarray, shape: tuple[int, ...], *, shift: float = 0
 
 
 def make_predictor(network: nn.Module, names: tuple[str, ...], *, inference: str, prior: LandmarkPrior | None,
-                   folds: list[dict] | None = None, pairs: tuple = (), absent_below: float = 0.5) -> LandmarkPredictor:
+                   folds: list[dict] | None = None, pairs: tuple = (), absent_below: float = 0.5,
+                   may_share_place: list | None = None) -> LandmarkPredictor:
     plans = pm.plans(PATCH)
     return predictor_for_network(network, plans, plans.get_configuration("3d_fullres"), pm.dataset_json(names),
                                  names=names, activation="log_probability", device=torch.device("cpu"),
                                  parameters=folds, sigma_vox=pm.SIGMA_VOX, absent_below=absent_below, inference=inference,
-                                 prior=prior, mirror_pairs=pairs)
+                                 prior=prior, mirror_pairs=pairs, may_share_place=may_share_place)
 
 
 def predict(predictor: LandmarkPredictor) -> LandmarkSet:
@@ -132,6 +133,22 @@ def test_a_pair_on_one_twin_is_split_by_the_patient_sides() -> None:
             np.stack([right_twin, right_twin]), IMAGE), pairs=[("x_L", "x_R")], absent_below=0.1)
         result = predict(predictor)
         np.testing.assert_allclose(zyx(result), np.stack([left_twin, right_twin]), atol=0.1, err_msg=inference)
+
+
+def test_a_landmark_on_another_ones_structure_moves_to_its_own_in_both_modes() -> None:
+    """The pole channel is surer of the cone apex than of its pole, 50 voxels away; the prior points at the apex."""
+    cone, pole = np.array([20.0, 30.0, 30.0]), np.array([20.0, 80.0, 80.0])
+    model = MixtureModel([[(cone, 0.9)], [(cone, 0.5), (pole, 0.4)]])
+    names = ("cone_apex", "pole")
+    for inference in ("full", "guided"):
+        results = {}
+        for may_share in (None, []):  # a model without the record, and one that keeps every pair apart
+            predictor = make_predictor(model, names, inference=inference, prior=exact_prior(np.stack([cone, cone]), IMAGE),
+                                       absent_below=0.1, may_share_place=may_share)
+            results[may_share is None] = predict(predictor)
+        np.testing.assert_allclose(zyx(results[True]), np.stack([cone, cone]), atol=0.1, err_msg=inference)
+        np.testing.assert_allclose(zyx(results[False]), np.stack([cone, pole]), atol=0.1, err_msg=inference)
+        assert results[False].confidence[1] == pytest.approx(0.4, abs=0.1)
 
 
 def test_guided_needs_a_null_model() -> None:

@@ -15,6 +15,10 @@ each landmark is in it (its null outcome) and where, so a search can stop once e
 4. **Mirror pairs** are put on their sides as in the full mode (:mod:`~nnlandmark.inference.pair_sides`):
    when both channels take one twin, the pair's other place is the best mode of the two channels' sum in
    any window evaluated, and each landmark is decoded at its place from a window centred there.
+5. **Shared places** are parted as in the full mode (:mod:`~nnlandmark.inference.shared_places`): of two
+   landmarks the training set kept apart that peak at one place, the less confident takes its own best mode
+   elsewhere: in the windows evaluated, else in grid windows nearest its prior place (as for a pair's other
+   mode); it is decoded from a window centred there. One that has no other mode anywhere stays.
 
 A landmark never found comes out where its probability was highest, with that window's confidence (low,
 so absent below the model's threshold). Folds are averaged per window as the full mode averages them
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from functools import partial
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -94,11 +99,13 @@ class GuidedSearch:
         self.prior = prior
         self.found_above = found_above
         self.seen: dict[tuple[int, ...], list[WindowLandmark]] = {}
-        # per window, per paired landmark: its channel's top local maxima (place, own value, twin's value there)
+        # per window, per paired or parted landmark: its channel's top local maxima (place, own value, twin's
+        # value there; its own again for a landmark without a twin)
         self.modes: dict[tuple[int, ...], dict[int, list[tuple[tuple[int, ...], float, float]]]] = {}
         self.evaluations = 0
         self.lps_x = lps_x
         self.twin = {a: b for pair in predictor.mirror_pairs for a, b in (pair, pair[::-1])}
+        self.tracked = sorted(set(self.twin) | {k for pair in predictor.apart for k in pair})
         self.grid = window_grid(self.shape, self.patch, predictor.predictor.tile_step_size)
         self._loaded: int | None = None
 
@@ -168,7 +175,7 @@ class GuidedSearch:
                                          self._offcentre(position, start)))
         if not at:
             self.seen[start] = result
-            self.modes[start] = {k: self._modes(mean[k], mean[twin], start) for k, twin in self.twin.items()}
+            self.modes[start] = {k: self._modes(mean[k], mean[self.twin.get(k, k)], start) for k in self.tracked}
         return result
 
     def _place(self, k: int, at: dict[int, np.ndarray], start: tuple[int, ...]) -> tuple[int, ...]:
@@ -186,7 +193,7 @@ class GuidedSearch:
         return np.asarray(values)
 
     def _modes(self, channel: torch.Tensor, twin: torch.Tensor, start: tuple[int, ...],
-               count: int = 3) -> list[tuple[tuple[int, ...], float, float]]:
+               count: int = 8) -> list[tuple[tuple[int, ...], float, float]]:
         """The channel's ``count`` largest local maxima in the window: (image voxel, value, twin channel's value)."""
         maxima = local_maxima(channel).flatten()
         values, flat = torch.topk(maxima, count)
@@ -197,6 +204,15 @@ class GuidedSearch:
                 local = np.unravel_index(f, channel.shape)
                 out.append((tuple(int(i + s - o) for i, s, o in zip(local, start, self.offset)), float(v), float(t)))
         return out
+
+    def _inside(self, place: Sequence[int], start: tuple[int, ...]) -> bool:
+        """Whether a window's local maximum at ``place`` (image voxel) is off the window's edges inside the image:
+        a maximum on such an edge is the tail of a mode outside the window, not a mode."""
+        for p, s, o, n, size in zip(place, start, self.offset, self.patch, self.shape):
+            local = p + o - s
+            if (s > 0 and local <= 0) or (s + n < size and local >= n - 1):
+                return False
+        return True
 
     def _trusted(self, position: np.ndarray, start: tuple[int, ...]) -> bool:
         for axis, (p, s, n, size) in enumerate(zip(position, start, self.patch, self.shape)):
@@ -254,6 +270,8 @@ class GuidedSearch:
             note = self._pair(left, right, positions, confidences)
             if note:
                 notes.append(note)
+        # 5. landmarks kept apart in training that peak at one place
+        notes += self._part_shared_places(positions, confidences)
         return GuidedResult(positions, confidences, len(self.seen), self.evaluations, notes)
 
     def _search_order(self, k: int, centres: np.ndarray | None) -> list[tuple[int, ...]]:
@@ -293,27 +311,75 @@ class GuidedSearch:
         Looked for in the windows seen so far, then in grid windows nearest the pair's prior places first
         (or the image centre) until one shows a mode; ``None`` if no window of the grid does.
         """
-        place = self._best_other_mode(left, right, shared, sigma)
+        return self._walk_grid(partial(self._best_other_mode, left, right, shared, sigma),
+                               near=self._expected_place((left, right), away_from=[shared], sigma=sigma))
+
+    def _walk_grid(self, find: Callable[[], np.ndarray | None], *, near: np.ndarray) -> np.ndarray | None:
+        """``find()`` in the windows seen, then after each grid window evaluated, nearest ``near`` first."""
+        place = find()
         if place is not None:
             return place
-        centres = self.prior.centres(self.image_shape) if self.prior is not None else None
-        targets = [centres[k] for k in (left, right) if centres is not None and np.all(np.isfinite(centres[k]))
-                   and not same_place(centres[k], shared, sigma)]
-        target = targets[0] if targets else (np.asarray(self.image_shape) - 1) / 2
-        for start in self.nearest_grid_windows(target)[0]:
+        for start in self.nearest_grid_windows(near)[0]:
             self.evaluate(start)
-            place = self._best_other_mode(left, right, shared, sigma)
+            place = find()
             if place is not None:
                 return place
         return None
 
+    def _expected_place(self, landmarks: Sequence[int], *, away_from: Sequence[np.ndarray],
+                        sigma: np.ndarray) -> np.ndarray:
+        """The first of ``landmarks``' prior places not at any ``away_from`` place, else the image centre."""
+        centres = self.prior.centres(self.image_shape) if self.prior is not None else None
+        targets = [centres[k] for k in landmarks if centres is not None and np.all(np.isfinite(centres[k]))
+                   and not any(same_place(centres[k], a, sigma) for a in away_from)]
+        return targets[0] if targets else (np.asarray(self.image_shape) - 1) / 2
+
+    def _part_shared_places(self, positions: np.ndarray, confidences: np.ndarray) -> list[str]:
+        """Part the landmarks of ``predictor.apart`` that peak at one place; positions are updated in place."""
+        sigma = np.asarray(self.predictor.sigma_vox, dtype=np.float64)
+        apart = self.predictor.apart
+        barred: dict[int, list[np.ndarray]] = {}
+        stuck: set[tuple[int, int]] = set()
+        notes = []
+        for _ in range(2 * len(apart) + 1):  # each move bars the moved landmark from one more place
+            clash = next(((i, j) for i, j in apart if (i, j) not in stuck
+                          and same_place(positions[i], positions[j], sigma)), None)
+            if clash is None:
+                break
+            i, j = clash
+            keep, move = (i, j) if confidences[i] >= confidences[j] else (j, i)
+            barred.setdefault(move, []).append(positions[keep].copy())
+            place = self._walk_grid(partial(self._best_own_mode, move, barred[move], sigma),
+                                    near=self._expected_place([move], away_from=barred[move], sigma=sigma))
+            if place is None:
+                stuck.add(clash)
+                continue
+            sighting = self.evaluate(self.centred_start(place), at={move: place})[move]
+            positions[move], confidences[move] = sighting.position, sighting.confidence
+            notes.append(f"landmark {move} peaked where landmark {keep} is; moved to its next mode")
+        return notes
+
+    def _best_own_mode(self, k: int, barred: Sequence[np.ndarray], sigma: np.ndarray) -> np.ndarray | None:
+        """Landmark ``k``'s best mode in the windows seen, away from every ``barred`` place (None if none)."""
+        exclusion = np.asarray(exclusion_radius(sigma))
+        best, best_value = None, -math.inf
+        for start, modes in self.modes.items():
+            for place, value, _ in modes.get(k, []):
+                if (value < MODE_ABOVE or not self._inside(place, start)
+                        or any(np.all(np.abs(np.asarray(place) - b) <= exclusion) for b in barred)):
+                    continue
+                if value > best_value:
+                    best, best_value = place, value
+        return None if best is None else np.asarray(best, dtype=np.float64)
+
     def _best_other_mode(self, left: int, right: int, shared: np.ndarray, sigma: np.ndarray) -> np.ndarray | None:
         exclusion = np.asarray(exclusion_radius(sigma))
         best, best_score = None, -math.inf
-        for modes in self.modes.values():
+        for start, modes in self.modes.items():
             for k in (left, right):
                 for place, value, twin_value in modes.get(k, []):
-                    if value < MODE_ABOVE or np.all(np.abs(np.asarray(place) - shared) <= exclusion):
+                    if (value < MODE_ABOVE or not self._inside(place, start)
+                            or np.all(np.abs(np.asarray(place) - shared) <= exclusion)):
                         continue
                     if value + twin_value > best_score:
                         best, best_score = place, value + twin_value
