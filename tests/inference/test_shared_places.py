@@ -80,3 +80,23 @@ def test_apart_pairs_leave_out_mirror_pairs_and_recorded_close_pairs() -> None:
     assert apart_pairs(names, may_share=None) == ()  # a model without the record parts nothing
     with pytest.raises(ValueError, match="apex2"):
         apart_pairs(names, may_share=[("apex", "apex2")])
+
+
+def test_a_moved_landmark_never_takes_its_mirror_twins_place() -> None:
+    # an absent right sphere: its channel's modes are the left sphere (its twin's, settled by pair_sides) and
+    # the spine tip; pair_sides sent it to the spine tip, which the spine channel holds more surely
+    left_sphere, spine, weak = CONE, POLE, ELSEWHERE
+    left = _channel([(left_sphere, 0.9)])
+    right = _channel([(spine, 0.02), (left_sphere, 0.3), (weak, 0.003)])
+    spine_channel = _channel([(spine, 0.9)])
+    logits = torch.stack([torch.zeros(SHAPE), left, right, spine_channel]).half()
+    positions = np.stack([left_sphere, spine, spine])
+    confidences = np.array([0.9, 0.02, 0.9])
+    apart = [(0, 2), (1, 2)]  # the pair (0, 1) is not in ``apart``: pair_sides settled it
+    moved, conf, _ = part_shared_places(logits, positions, confidences, apart=apart, activation="log_probability",
+                                        radius=(3, 3, 3), sigma_vox=SIGMA, mirror_pairs=[(0, 1)])
+    np.testing.assert_allclose(moved[1], weak, atol=0.05)
+    assert conf[1] < 0.01  # still absent, not made present on its twin
+    unbarred, conf, _ = part_shared_places(logits, positions, confidences, apart=apart, activation="log_probability",
+                                           radius=(3, 3, 3), sigma_vox=SIGMA)
+    np.testing.assert_allclose(unbarred[1], left_sphere, atol=0.05)  # what happened before the twin was barred

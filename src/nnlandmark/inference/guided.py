@@ -349,6 +349,8 @@ class GuidedSearch:
             i, j = clash
             keep, move = (i, j) if confidences[i] >= confidences[j] else (j, i)
             barred.setdefault(move, []).append(positions[keep].copy())
+            if move in self.twin:  # the pair's sides are settled: never its twin's place
+                barred[move].append(positions[self.twin[move]].copy())
             place = self._walk_grid(partial(self._best_own_mode, move, barred[move], sigma),
                                     near=self._expected_place([move], away_from=barred[move], sigma=sigma))
             if place is None:

@@ -129,7 +129,7 @@ class LandmarkPredictor:
         if self.apart:
             positions, confidence, changes = part_shared_places(
                 logits, positions, confidence, apart=self.apart, activation=self.activation,
-                radius=self.confidence_radius, sigma_vox=self.sigma_vox)
+                radius=self.confidence_radius, sigma_vox=self.sigma_vox, mirror_pairs=self.mirror_pairs)
             for change in changes:
                 log.debug("shared place: %s", change)
         return positions, confidence

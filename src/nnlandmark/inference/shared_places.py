@@ -6,7 +6,8 @@ kept two landmarks apart (:mod:`nnlandmark.landmarks.separation`), that cannot b
 that peak at the same place (within 2 sigma, as for mirror pairs), the one more confident there keeps it and
 the other takes its own best local maximum outside that neighbourhood. A channel that has no other mode
 comes out wherever its next maximum is, with the low confidence it has there (absent below the model's
-threshold). Mirror pairs are left to :mod:`nnlandmark.inference.pair_sides`, which runs first.
+threshold). Mirror pairs are left to :mod:`nnlandmark.inference.pair_sides`, which runs first and has
+already put the two on different places: a moved landmark never takes its twin's place.
 """
 
 from __future__ import annotations
@@ -62,16 +63,19 @@ def part_shared_places(
     activation: Activation,
     radius: Sequence[int],
     sigma_vox: Sequence[float],
+    mirror_pairs: Sequence[tuple[int, int]] = (),
     first_channel: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Positions (K, 3, array order) and confidences with no ``apart`` pair at one place; one line per move.
 
-    ``logits`` (C, Z, Y, X): landmark k in channel ``first_channel + k``. Returns copies. Each move bars the
-    moved landmark from one more place, so the loop ends: at most one move per pair and place.
+    ``logits`` (C, Z, Y, X): landmark k in channel ``first_channel + k``. ``mirror_pairs``: a moved landmark
+    is also barred from its twin's place. Returns copies. Each move bars the moved landmark from one more
+    place, so the loop ends: at most one move per pair and place.
     """
     positions, confidences = positions.copy(), confidences.copy()
     sigma = np.asarray(sigma_vox, dtype=np.float64)
     exclusion = exclusion_radius(sigma)
+    twin = {a: b for pair in mirror_pairs for a, b in (pair, pair[::-1])}
     barred: dict[int, list[np.ndarray]] = {}
     changes: list[str] = []
     stuck: set[tuple[int, int]] = set()
@@ -83,6 +87,8 @@ def part_shared_places(
         i, j = clash
         keep, move = (i, j) if confidences[i] >= confidences[j] else (j, i)
         barred.setdefault(move, []).append(positions[keep].copy())
+        if move in twin:
+            barred[move].append(positions[twin[move]].copy())
         channel = log_heatmap(logits[first_channel + move], activation=activation)
         place = best_mode_outside(channel, barred[move], exclusion)
         if place is None:
