@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import contextlib
 import math
-from functools import partial
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -42,6 +42,7 @@ from nnunetv2.inference.sliding_window_prediction import compute_steps_for_slidi
 from nnlandmark.inference.decode import decode_at, fold_consensus, peak_index
 from nnlandmark.inference.landmark_prior import LandmarkPrior
 from nnlandmark.inference.pair_sides import by_side, exclusion_radius, local_maxima, same_place
+from nnlandmark.inference.shared_places import part_places
 
 if TYPE_CHECKING:
     from nnlandmark.inference.landmark_predictor import LandmarkPredictor
@@ -337,29 +338,17 @@ class GuidedSearch:
     def _part_shared_places(self, positions: np.ndarray, confidences: np.ndarray) -> list[str]:
         """Part the landmarks of ``predictor.apart`` that peak at one place; positions are updated in place."""
         sigma = np.asarray(self.predictor.sigma_vox, dtype=np.float64)
-        apart = self.predictor.apart
-        barred: dict[int, list[np.ndarray]] = {}
-        stuck: set[tuple[int, int]] = set()
-        notes = []
-        for _ in range(2 * len(apart) + 1):  # each move bars the moved landmark from one more place
-            clash = next(((i, j) for i, j in apart if (i, j) not in stuck
-                          and same_place(positions[i], positions[j], sigma)), None)
-            if clash is None:
-                break
-            i, j = clash
-            keep, move = (i, j) if confidences[i] >= confidences[j] else (j, i)
-            barred.setdefault(move, []).append(positions[keep].copy())
-            if move in self.twin:  # the pair's sides are settled: never its twin's place
-                barred[move].append(positions[self.twin[move]].copy())
-            place = self._walk_grid(partial(self._best_own_mode, move, barred[move], sigma),
-                                    near=self._expected_place([move], away_from=barred[move], sigma=sigma))
+
+        def relocate(k: int, barred: list[np.ndarray]) -> tuple[np.ndarray, float] | None:
+            place = self._walk_grid(partial(self._best_own_mode, k, barred, sigma),
+                                    near=self._expected_place([k], away_from=barred, sigma=sigma))
             if place is None:
-                stuck.add(clash)
-                continue
-            sighting = self.evaluate(self.centred_start(place), at={move: place})[move]
-            positions[move], confidences[move] = sighting.position, sighting.confidence
-            notes.append(f"landmark {move} peaked where landmark {keep} is; moved to its next mode")
-        return notes
+                return None
+            sighting = self.evaluate(self.centred_start(place), at={k: place})[k]
+            return sighting.position, sighting.confidence
+
+        return part_places(positions, confidences, apart=self.predictor.apart, sigma_vox=sigma, relocate=relocate,
+                           mirror_pairs=self.predictor.mirror_pairs)
 
     def _best_own_mode(self, k: int, barred: Sequence[np.ndarray], sigma: np.ndarray) -> np.ndarray | None:
         """Landmark ``k``'s best mode in the windows seen, away from every ``barred`` place (None if none)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -54,6 +54,46 @@ def best_mode_outside(channel: torch.Tensor, barred: Sequence[np.ndarray],
     return tuple(int(i) for i in np.unravel_index(flat, tuple(channel.shape)))
 
 
+def part_places(
+    positions: np.ndarray,
+    confidences: np.ndarray,
+    *,
+    apart: Sequence[tuple[int, int]],
+    sigma_vox: Sequence[float],
+    relocate: Callable[[int, list[np.ndarray]], tuple[np.ndarray, float] | None],
+    mirror_pairs: Sequence[tuple[int, int]] = (),
+) -> list[str]:
+    """Part every ``apart`` pair at one place; ``positions`` and ``confidences`` are updated in place.
+
+    ``relocate(k, barred)`` gives landmark ``k``'s next position and confidence away from the ``barred`` places
+    (``None`` if it has none); the full and the guided mode each find it their own way. A moved landmark is
+    also barred from its mirror twin's place. Each move bars one more place, so the loop ends.
+    """
+    twin = {a: b for pair in mirror_pairs for a, b in (pair, pair[::-1])}
+    sigma = np.asarray(sigma_vox, dtype=np.float64)
+    barred: dict[int, list[np.ndarray]] = {}
+    stuck: set[tuple[int, int]] = set()
+    changes: list[str] = []
+    for _ in range(2 * len(apart) + 1):
+        clash = next(((i, j) for i, j in apart if (i, j) not in stuck
+                      and same_place(positions[i], positions[j], sigma)), None)
+        if clash is None:
+            break
+        i, j = clash
+        keep, move = (i, j) if confidences[i] >= confidences[j] else (j, i)
+        barred.setdefault(move, []).append(positions[keep].copy())
+        if move in twin:  # pair_sides settled the pair's places: never the twin's
+            barred[move].append(positions[twin[move]].copy())
+        found = relocate(move, barred[move])
+        if found is None:
+            stuck.add(clash)
+            continue
+        positions[move], confidences[move] = found
+        changes.append(f"landmark {move} peaked where landmark {keep} is (more confident there); "
+                       f"moved to its next mode, confidence {confidences[move]:.3f}")
+    return changes
+
+
 def part_shared_places(
     logits: torch.Tensor,
     positions: np.ndarray,
@@ -68,34 +108,17 @@ def part_shared_places(
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Positions (K, 3, array order) and confidences with no ``apart`` pair at one place; one line per move.
 
-    ``logits`` (C, Z, Y, X): landmark k in channel ``first_channel + k``. ``mirror_pairs``: a moved landmark
-    is also barred from its twin's place. Returns copies. Each move bars the moved landmark from one more
-    place, so the loop ends: at most one move per pair and place.
+    ``logits`` (C, Z, Y, X): landmark k in channel ``first_channel + k``; a moved landmark takes its channel's
+    best local maximum outside the barred places (:func:`part_places`). Returns copies.
     """
     positions, confidences = positions.copy(), confidences.copy()
-    sigma = np.asarray(sigma_vox, dtype=np.float64)
-    exclusion = exclusion_radius(sigma)
-    twin = {a: b for pair in mirror_pairs for a, b in (pair, pair[::-1])}
-    barred: dict[int, list[np.ndarray]] = {}
-    changes: list[str] = []
-    stuck: set[tuple[int, int]] = set()
-    for _ in range(2 * len(apart) + 1):
-        clash = next(((i, j) for i, j in apart if (i, j) not in stuck
-                      and same_place(positions[i], positions[j], sigma)), None)
-        if clash is None:
-            break
-        i, j = clash
-        keep, move = (i, j) if confidences[i] >= confidences[j] else (j, i)
-        barred.setdefault(move, []).append(positions[keep].copy())
-        if move in twin:
-            barred[move].append(positions[twin[move]].copy())
-        channel = log_heatmap(logits[first_channel + move], activation=activation)
-        place = best_mode_outside(channel, barred[move], exclusion)
-        if place is None:
-            stuck.add(clash)
-            continue
-        positions[move], confidences[move] = decode_at(logits[first_channel + move], place, activation=activation,
-                                                       radius=radius)
-        changes.append(f"landmark {move} peaked where landmark {keep} is (more confident there); "
-                       f"moved to its next mode, confidence {confidences[move]:.3f}")
+    exclusion = exclusion_radius(np.asarray(sigma_vox, dtype=np.float64))
+
+    def relocate(k: int, barred: list[np.ndarray]) -> tuple[np.ndarray, float] | None:
+        channel = logits[first_channel + k]
+        place = best_mode_outside(log_heatmap(channel, activation=activation), barred, exclusion)
+        return None if place is None else decode_at(channel, place, activation=activation, radius=radius)
+
+    changes = part_places(positions, confidences, apart=apart, sigma_vox=sigma_vox, relocate=relocate,
+                          mirror_pairs=mirror_pairs)
     return positions, confidences, changes
