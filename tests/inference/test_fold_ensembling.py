@@ -114,3 +114,31 @@ def test_one_fold_alone_cannot_make_a_landmark_present() -> None:
     confidences = [np.array([0.6, 0.9, 0.0]), np.array([0.6, 0.001, 0.7]), np.array([0.6, 0.001, 0.7])]
     np.testing.assert_allclose(fold_consensus(confidences), [0.6, (0.9 * 1e-6) ** (1 / 3), 0.0], atol=1e-12)
     assert fold_consensus(confidences)[1] < 0.01  # the arithmetic mean would say 0.30
+
+
+def test_folds_vote_on_presence_each_against_the_single_fold_threshold() -> None:
+    from nnlandmark.inference.decode import fold_votes
+
+    confidences = [np.array([0.6, 0.9, 0.02]), np.array([0.6, 0.003, 0.02]), np.array([0.001, 0.003, 0.001])]
+    # 2 of 3 folds reach 0.01 -> present (their geometric mean, 0.07 and 0.01, is not what is compared)
+    assert fold_votes(confidences, 0.01).tolist() == [True, False, True]
+    assert fold_votes(confidences[:1], 0.01).tolist() == [True, True, True]  # one fold: its own call
+    assert fold_votes(confidences[1:], 0.01).tolist() == [True, False, True]  # two folds: one of them is half
+
+
+@pytest.mark.parametrize("inference", ["full", "guided"])
+def test_a_landmark_two_of_three_folds_see_is_present_and_one_of_three_absent(inference: str) -> None:
+    seen = np.array([[30.2, 20.6, 40.0], [12.4, 50.3, 20.7], ABSENT])
+    folds = [pm.null_network(seen).state_dict(),
+             pm.null_network(np.array([seen[0], ABSENT, ABSENT])).state_dict(),
+             pm.null_network(np.array([ABSENT, ABSENT, ABSENT])).state_dict()]
+    plans = pm.plans(PATCH)
+    ensemble = predictor_for_network(pm.null_network(seen), plans, plans.get_configuration("3d_fullres"),
+                                     pm.dataset_json(NAMES), names=NAMES, activation="log_probability",
+                                     device=torch.device("cpu"), parameters=folds, sigma_vox=pm.SIGMA_VOX,
+                                     absent_below=0.1, inference=inference)
+    result = predict(ensemble)
+    # "left": seen by folds 0 and 1; "right": by fold 0 only; "missing": by none
+    assert result.present.tolist() == [True, False, False]
+    assert np.linalg.norm(zyx(result)[0] - seen[0]) < 0.5
+    assert result.confidence[0] < 0.1  # the geometric mean, pulled down by fold 2, would have called it absent

@@ -62,6 +62,16 @@ def fold_consensus(confidences: Sequence[np.ndarray]) -> np.ndarray:
     return np.exp(np.log(stack).mean(axis=0))
 
 
+def fold_votes(confidences: Sequence[np.ndarray], absent_below: float) -> np.ndarray:
+    """(K,) present flags: at least half of the folds' own confidences (each (K,)) reach ``absent_below``.
+
+    The threshold is chosen on single folds' validation confidences, so each fold's confidence is held against
+    it (the same kind of number it was chosen on) and the folds vote; with one fold this is its own call.
+    """
+    stack = np.asarray(confidences, dtype=np.float64).reshape(len(confidences), -1)
+    return (stack >= absent_below).sum(axis=0) * 2 >= stack.shape[0]
+
+
 def log_heatmap(channel: torch.Tensor, *, activation: Activation) -> torch.Tensor:
     """Log of the heatmap a raw output channel stands for (up to a constant for softmax)."""
     _check(activation)

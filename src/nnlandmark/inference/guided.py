@@ -22,7 +22,8 @@ each landmark is in it (its null outcome) and where, so a search can stop once e
 
 A landmark never found comes out where its probability was highest, with that window's confidence (low,
 so absent below the model's threshold). Folds are averaged per window as the full mode averages them
-(log-probabilities, i.e. a geometric mean), and confidences are the geometric mean of the folds' own.
+(log-probabilities, i.e. a geometric mean), and confidences are the geometric mean of the folds' own; the
+folds' own are kept for the vote on presence, as in the full mode.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class WindowLandmark:
     present: float
     trusted: bool
     offcentre: float  # largest |peak - window centre| / patch over the axes where the window could move
+    fold_confidences: tuple[float, ...] = ()  # each fold's own; ``confidence`` is their geometric mean
 
 
 @dataclass
@@ -79,6 +81,7 @@ class GuidedResult:
     windows: int
     evaluations: int
     notes: list[str] = field(default_factory=list)
+    fold_confidences: np.ndarray | None = None  # (K, folds): each fold's own confidence at the landmark's place
 
 
 class GuidedSearch:
@@ -109,6 +112,8 @@ class GuidedSearch:
         self.tracked = sorted(set(self.twin) | {k for pair in predictor.apart for k in pair})
         self.grid = window_grid(self.shape, self.patch, predictor.predictor.tile_step_size)
         self._loaded: int | None = None
+        # (K, folds) each fold's own confidence at each landmark's chosen place (set by run)
+        self.fold_confidences = np.zeros((self.k, 0))
 
     # --- windows ---------------------------------------------------------------------------------------
     def centred_start(self, point: np.ndarray) -> tuple[int, ...]:
@@ -173,7 +178,8 @@ class GuidedSearch:
             position, _ = decode_at(mean[k], peak, activation="log_probability", radius=p.confidence_radius)
             result.append(WindowLandmark(start, position + np.asarray(start) - self.offset, float(confidence[k]),
                                          float(present[k]), self._trusted(position, start),
-                                         self._offcentre(position, start)))
+                                         self._offcentre(position, start),
+                                         tuple(float(c[k]) for c in confidences)))
         if not at:
             self.seen[start] = result
             self.modes[start] = {k: self._modes(mean[k], mean[self.twin.get(k, k)], start) for k in self.tracked}
@@ -266,6 +272,7 @@ class GuidedSearch:
         chosen = [self.best(k) or self.best(k, trusted_only=False) for k in range(self.k)]
         positions = np.stack([c.position for c in chosen])
         confidences = np.asarray([c.confidence for c in chosen])
+        self.fold_confidences = np.asarray([c.fold_confidences for c in chosen], dtype=np.float64)
         # 4. mirror pairs on their sides
         for left, right in self.predictor.mirror_pairs:
             note = self._pair(left, right, positions, confidences)
@@ -273,7 +280,7 @@ class GuidedSearch:
                 notes.append(note)
         # 5. landmarks kept apart in training that peak at one place
         notes += self._part_shared_places(positions, confidences)
-        return GuidedResult(positions, confidences, len(self.seen), self.evaluations, notes)
+        return GuidedResult(positions, confidences, len(self.seen), self.evaluations, notes, self.fold_confidences)
 
     def _search_order(self, k: int, centres: np.ndarray | None) -> list[tuple[int, ...]]:
         """Grid windows not yet seen, nearest to the landmark's expected place first, within its search box."""
@@ -304,6 +311,7 @@ class GuidedSearch:
         for k, place in moved.items():
             sighting = self.evaluate(self.centred_start(place), at={k: place})[k]
             positions[k], confidences[k] = sighting.position, sighting.confidence
+            self.fold_confidences[k] = sighting.fold_confidences
         return f"landmarks {left} and {right}: {note}"
 
     def _other_place(self, left: int, right: int, shared: np.ndarray, sigma: np.ndarray) -> np.ndarray | None:
@@ -345,6 +353,7 @@ class GuidedSearch:
             if place is None:
                 return None
             sighting = self.evaluate(self.centred_start(place), at={k: place})[k]
+            self.fold_confidences[k] = sighting.fold_confidences
             return sighting.position, sighting.confidence
 
         return part_places(positions, confidences, apart=self.predictor.apart, sigma_vox=sigma, relocate=relocate,

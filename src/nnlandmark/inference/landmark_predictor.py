@@ -28,6 +28,7 @@ from nnlandmark.inference.decode import (
     confidence_radius,
     decode_heatmaps,
     fold_consensus,
+    fold_votes,
     recipe_sigma_vox,
 )
 from nnlandmark.inference.fold_records import check_folds_agree
@@ -81,10 +82,10 @@ class LandmarkPredictor:
         Positions are decoded from the folds' averaged outputs, as nnU-Net ensembles. For log-probabilities
         the average is the log of the folds' geometric mean (a product of experts, not renormalised): it
         peaks where the folds jointly put most probability, for equally wide Gaussians at the mean of their
-        peaks. A landmark's confidence is the geometric mean of the folds' own confidences, the kind of number
-        each fold's whole-case validation records, so the absence threshold chosen on those applies here; like
-        the positions, it is a product of experts: folds that agree keep their value, and one fold that sees
-        a landmark the others do not see cannot make it present alone.
+        peaks. A landmark's confidence is the geometric mean of the folds' own confidences (a product of
+        experts like the positions). It is present when at least half of the folds' own confidences reach the
+        absence threshold, which was chosen on single folds' whole-case validation confidences, the same kind
+        of number (:func:`~nnlandmark.inference.decode.fold_votes`): one fold alone cannot make it present.
         """
         shape = tuple(data.shape[1:])
 
@@ -98,10 +99,10 @@ class LandmarkPredictor:
             for note in result.notes:
                 log.debug("mirror pair: %s", note)
             self.last_cost = {"inference": "guided", "windows": result.windows, "evaluations": result.evaluations}
-            return LandmarkSet(self.names, world(result.positions), result.confidences >= self.absent_below,
-                               result.confidences)
+            return LandmarkSet(self.names, world(result.positions),
+                               fold_votes(list(result.fold_confidences.T), self.absent_below), result.confidences)
 
-        total, confidences = None, []
+        total, confidences = None, []  # each fold's own confidences
         with torch.inference_mode():  # nnU-Net's outputs are inference tensors: summed in place only in this mode
             for logits in self._fold_logits(data):
                 shape = tuple(logits.shape[1:])
@@ -114,7 +115,7 @@ class LandmarkPredictor:
                 confidence = fold_consensus(confidences)
         windows = full_window_count(self, shape)
         self.last_cost = {"inference": "full", "windows": windows, "evaluations": windows * len(confidences)}
-        present = confidence >= self.absent_below
+        present = fold_votes(confidences, self.absent_below)
         return LandmarkSet(self.names, world(positions), present, confidence)
 
     def _decode(self, logits: torch.Tensor, *, lps_x: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
