@@ -53,12 +53,13 @@ def local_maxima(channel: torch.Tensor) -> torch.Tensor:
     return torch.where(values >= pooled, values, torch.full_like(values, -math.inf))
 
 
-def other_mode(channel: torch.Tensor, *, exclude: np.ndarray, radius: Sequence[int]) -> tuple[int, ...] | None:
-    """Index of the largest local maximum of ``channel`` outside the box of ``radius`` voxels around ``exclude``."""
+def best_mode_outside(channel: torch.Tensor, barred: Sequence[np.ndarray],
+                      radius: Sequence[int]) -> tuple[int, ...] | None:
+    """Index of the largest local maximum of ``channel`` outside the boxes of ``radius`` voxels around ``barred``."""
     candidates = local_maxima(channel)
-    centre = np.rint(exclude).astype(int)
-    box = tuple(slice(max(0, c - r), max(0, c + r + 1)) for c, r in zip(centre, radius))
-    candidates[box] = -math.inf
+    for place in barred:
+        centre = np.rint(place).astype(int)
+        candidates[tuple(slice(max(0, c - r), max(0, c + r + 1)) for c, r in zip(centre, radius))] = -math.inf
     flat = int(torch.argmax(candidates))
     if not math.isfinite(float(candidates.flatten()[flat])):
         return None
@@ -93,7 +94,7 @@ def assign_pair_sides(
             shared = places[0] if confidences[left] >= confidences[right] else places[1]
             both = (log_heatmap(logits[first_channel + left], activation=activation)
                     + log_heatmap(logits[first_channel + right], activation=activation))
-            other = other_mode(both, exclude=shared, radius=exclusion)
+            other = best_mode_outside(both, [shared], exclusion)
             if other is None:
                 continue
             places = [shared, np.asarray(other, dtype=np.float64)]

@@ -13,14 +13,13 @@ already put the two on different places: a moved landmark never takes its twin's
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
 from nnlandmark.inference.decode import Activation, decode_at, log_heatmap
-from nnlandmark.inference.pair_sides import exclusion_radius, local_maxima, same_place
+from nnlandmark.inference.pair_sides import best_mode_outside, exclusion_radius, same_place
 
 
 def apart_pairs(names: Sequence[str], *, may_share: Sequence[Sequence[str]] | None,
@@ -39,19 +38,6 @@ def apart_pairs(names: Sequence[str], *, may_share: Sequence[Sequence[str]] | No
     exempt = {frozenset((index[a], index[b])) for a, b in may_share}
     exempt |= {frozenset(pair) for pair in mirror_pairs}
     return tuple((i, j) for i, j in itertools.combinations(range(len(names)), 2) if frozenset((i, j)) not in exempt)
-
-
-def best_mode_outside(channel: torch.Tensor, barred: Sequence[np.ndarray],
-                      radius: Sequence[int]) -> tuple[int, ...] | None:
-    """Index of the largest local maximum of ``channel`` outside the boxes of ``radius`` voxels around ``barred``."""
-    candidates = local_maxima(channel)
-    for place in barred:
-        centre = np.rint(place).astype(int)
-        candidates[tuple(slice(max(0, c - r), max(0, c + r + 1)) for c, r in zip(centre, radius))] = -math.inf
-    flat = int(torch.argmax(candidates))
-    if not math.isfinite(float(candidates.flatten()[flat])):
-        return None
-    return tuple(int(i) for i in np.unravel_index(flat, tuple(channel.shape)))
 
 
 def part_places(
