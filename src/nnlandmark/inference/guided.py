@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
@@ -359,31 +359,29 @@ class GuidedSearch:
         return part_places(positions, confidences, apart=self.predictor.apart, sigma_vox=sigma, relocate=relocate,
                            mirror_pairs=self.predictor.mirror_pairs)
 
+    def _usable_modes(self, landmarks: Sequence[int], barred: Sequence[np.ndarray],
+                      sigma: np.ndarray) -> Iterator[tuple[tuple[int, ...], float, float]]:
+        """The seen windows' modes of ``landmarks`` that count: above :data:`MODE_ABOVE`, off a window edge
+        inside the image (:meth:`_inside`), and outside the exclusion box of every ``barred`` place.
+        Yields (image voxel, value, twin channel's value)."""
+        exclusion = np.asarray(exclusion_radius(sigma))
+        for start, modes in self.modes.items():
+            for k in landmarks:
+                for place, value, twin_value in modes.get(k, []):
+                    if (value >= MODE_ABOVE and self._inside(place, start)
+                            and not any(np.all(np.abs(np.asarray(place) - b) <= exclusion) for b in barred)):
+                        yield place, value, twin_value
+
     def _best_own_mode(self, k: int, barred: Sequence[np.ndarray], sigma: np.ndarray) -> np.ndarray | None:
         """Landmark ``k``'s best mode in the windows seen, away from every ``barred`` place (None if none)."""
-        exclusion = np.asarray(exclusion_radius(sigma))
-        best, best_value = None, -math.inf
-        for start, modes in self.modes.items():
-            for place, value, _ in modes.get(k, []):
-                if (value < MODE_ABOVE or not self._inside(place, start)
-                        or any(np.all(np.abs(np.asarray(place) - b) <= exclusion) for b in barred)):
-                    continue
-                if value > best_value:
-                    best, best_value = place, value
-        return None if best is None else np.asarray(best, dtype=np.float64)
+        best = max(self._usable_modes([k], barred, sigma), key=lambda mode: mode[1], default=None)
+        return None if best is None else np.asarray(best[0], dtype=np.float64)
 
     def _best_other_mode(self, left: int, right: int, shared: np.ndarray, sigma: np.ndarray) -> np.ndarray | None:
-        exclusion = np.asarray(exclusion_radius(sigma))
-        best, best_score = None, -math.inf
-        for start, modes in self.modes.items():
-            for k in (left, right):
-                for place, value, twin_value in modes.get(k, []):
-                    if (value < MODE_ABOVE or not self._inside(place, start)
-                            or np.all(np.abs(np.asarray(place) - shared) <= exclusion)):
-                        continue
-                    if value + twin_value > best_score:
-                        best, best_score = place, value + twin_value
-        return None if best is None else np.asarray(best, dtype=np.float64)
+        """The pair's best mode away from ``shared``, either channel's, scored by both channels' sum there."""
+        best = max(self._usable_modes([left, right], [shared], sigma), key=lambda mode: mode[1] + mode[2],
+                   default=None)
+        return None if best is None else np.asarray(best[0], dtype=np.float64)
 
 
 def window_grid(shape: Sequence[int], patch: Sequence[int], tile_step_size: float) -> list[tuple[int, ...]]:
