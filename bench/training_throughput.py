@@ -176,8 +176,8 @@ def main() -> None:
     os.environ["nnUNet_n_proc_DA"] = "0"  # batches are pre-fetched in this process
     import torch
 
+    from nnlandmark.devices import resolve_device
     from nnlandmark.experiment_planning.stages import apply_plan_overrides
-    from nnlandmark.training.run_fold import resolve_device
 
     device = resolve_device(args.device)
     torch.set_num_threads(args.threads)

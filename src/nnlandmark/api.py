@@ -11,6 +11,7 @@ from typing import Any, Union
 import SimpleITK as sitk
 import torch
 
+from nnlandmark.devices import resolve_device
 from nnlandmark.errors import InputError
 from nnlandmark.inference.landmark_predictor import LandmarkPredictor, load_model
 from nnlandmark.inference.model_archive import open_model
@@ -21,20 +22,6 @@ from nnlandmark.inference.sitk_input import nnunet_input
 from nnlandmark.landmarks import LandmarkSet
 
 ImageLike = Union[str, "os.PathLike[str]", sitk.Image]
-DEVICES = ("auto", "cpu", "cuda")
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``auto`` -> CUDA when torch sees a GPU, else CPU; ``cuda`` without a GPU is an error, not a CPU run."""
-    if isinstance(device, torch.device):
-        return device
-    if device not in DEVICES:
-        raise InputError(f"device must be one of {', '.join(DEVICES)}; got {device!r}")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("device 'cuda', but torch sees no GPU; use device 'auto' or 'cpu'")
-    return torch.device(device)
 
 
 def _channels(image: ImageLike | Sequence[ImageLike]) -> list[Any]:

@@ -91,7 +91,7 @@ def run_predict(args: argparse.Namespace) -> int:
     configure_nnunet_runtime(processes=args.threads)
     import torch
 
-    from nnlandmark.api import resolve_device
+    from nnlandmark.devices import resolve_device
     from nnlandmark.inference.landmark_predictor import load_model
     from nnlandmark.inference.model_archive import open_model
     from nnlandmark.inference.model_card import default_checkpoint
@@ -112,7 +112,7 @@ def run_predict(args: argparse.Namespace) -> int:
         raise InputError("--device cuda, but torch sees no GPU; use --device auto or --device cpu")
     torch.set_num_threads(args.threads)
     predictor = load_model(model_dir, folds=folds, checkpoint=checkpoint,
-                           device=resolve_device(args.device), tile_step_size=args.tile_step_size,
+                           device=resolve_device(args.device, key="--device"), tile_step_size=args.tile_step_size,
                            inference=args.inference)
     results = predict_images(predictor, images, args.output)
     print(json.dumps({"cases": len(results), "folds": folds, "output": str(args.output)}))

@@ -19,10 +19,10 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
 
     import torch
 
+    from nnlandmark.devices import resolve_device
     from nnlandmark.inference.absence import threshold_from_validation
     from nnlandmark.inference.landmark_predictor import load_model, set_absence_threshold
     from nnlandmark.inference.predict_folder import images_in_folder, predict_images
-    from nnlandmark.training.run_fold import resolve_device
 
     torch.set_num_threads(smk.threads)
     predict = smk.params.predict
@@ -31,7 +31,7 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
         Path(smk.params.model_dir),
         folds=smk.params.folds,
         checkpoint=predict["checkpoint"],
-        device=resolve_device(smk.params.device),
+        device=resolve_device(smk.params.device, key="train.device"),
         tile_step_size=float(predict["tile_step_size"]),
         inference=predict.get("inference", "full"),
     )

@@ -22,8 +22,9 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
 
     import torch
 
+    from nnlandmark.devices import resolve_device
     from nnlandmark.training.recipe import TrainingRecipe
-    from nnlandmark.training.run_fold import resolve_device, train_fold
+    from nnlandmark.training.run_fold import train_fold
 
     torch.set_num_threads(smk.threads)
     manifest = json.loads(Path(smk.params.manifest).read_text())
@@ -34,7 +35,7 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
         configuration=nnunet["configuration"],
         plans_name=nnunet["plans_name"],
         recipe=TrainingRecipe.from_config(train),
-        device=resolve_device(train["device"]),
+        device=resolve_device(train["device"], key="train.device"),
         seed=int(train.get("seed", 0)),
     )
     shutil.copyfile(fold_dir / "validation" / "summary.json", smk.output.done)

@@ -27,17 +27,6 @@ from nnlandmark.training.recipe import TrainingRecipe
 log = logging.getLogger(__name__)
 
 
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an error, not a silent CPU run."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train.device is 'cuda' but torch sees no GPU; set train.device to 'auto' or 'cpu'")
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"train.device must be auto, cpu or cuda; got {device!r}")
-    return torch.device(device)
-
-
 def model_folder(dataset_name: str, *, plans_name: str, configuration: str) -> Path:
     """nnU-Net's results folder of our trainer for a dataset."""
     return Path(os.environ["nnUNet_results"]) / dataset_name / f"{TRAINER_NAME}__{plans_name}__{configuration}"
@@ -73,12 +62,11 @@ def training_references(raw_folder: Path) -> list[LandmarkSet]:
     return [read_landmarks(path) for path in sorted((raw_folder / "landmarksTr").glob("*.json"))]
 
 
-def dataset_mirror_pairs(raw_folder: Path, names: list[str]) -> list[tuple[str, str]]:
-    """Left/right pairs of ``names`` whose sides every training reference (``landmarksTr/*.json``) agrees with."""
+def dataset_mirror_pairs(references: list[LandmarkSet], names: list[str]) -> list[tuple[str, str]]:
+    """Left/right pairs of ``names`` whose sides every training reference agrees with."""
     candidates = mirror_pairs_from_names(names)
     if not candidates:
         return []
-    references = training_references(raw_folder)
     kept, refused = pairs_on_their_sides(candidates, references)
     for left, right in refused:
         log.info("%s / %s: names say left/right, but the training references do not put %s at larger LPS x "
@@ -86,14 +74,16 @@ def dataset_mirror_pairs(raw_folder: Path, names: list[str]) -> list[tuple[str, 
     return kept
 
 
-def dataset_may_share_place(raw_folder: Path, names: list[str], *, sigma_mm: float) -> list[tuple[str, str]]:
+def dataset_may_share_place(
+    references: list[LandmarkSet], names: list[str], *, sigma_mm: float
+) -> list[tuple[str, str]]:
     """Pairs of ``names`` the training references do not keep apart by more than twice the same-place distance.
 
     Decoding treats two peaks within :data:`~nnlandmark.inference.pair_sides.SAME_PLACE_SIGMAS` sigma as one
     place; ``sigma_mm`` is the target's largest sigma in mm. Every other pair is parted when both peak at one
     place (:mod:`nnlandmark.inference.shared_places`).
     """
-    closest = closest_approach_mm(training_references(raw_folder), names)
+    closest = closest_approach_mm(references, names)
     return may_share_place(names, closest, apart_beyond_mm=2 * SAME_PLACE_SIGMAS * sigma_mm)
 
 
@@ -133,10 +123,11 @@ def train_fold(
     trainer = nnLandmarkTrainer(plans, configuration, fold, dataset_json, device)
     trainer.use_recipe(recipe)
     raw_folder = Path(os.environ["nnUNet_raw"]) / dataset_name
-    trainer.mirror_pairs = dataset_mirror_pairs(raw_folder, dataset_json["landmarks"])
+    references = training_references(raw_folder)
+    trainer.mirror_pairs = dataset_mirror_pairs(references, dataset_json["landmarks"])
     spacing = trainer.configuration_manager.spacing
     sigma_mm = max(s * d for s, d in zip(recipe.heatmap.sigma_per_axis(spacing), spacing))
-    trainer.may_share_place = dataset_may_share_place(raw_folder, dataset_json["landmarks"], sigma_mm=sigma_mm)
+    trainer.may_share_place = dataset_may_share_place(references, dataset_json["landmarks"], sigma_mm=sigma_mm)
     folder = trainer.preprocessed_dataset_folder
     prior = training_prior(infer_dataset_class(folder)(folder),
                            reference_folder=Path(os.environ["nnUNet_raw"]) / dataset_name / "landmarksTr",
