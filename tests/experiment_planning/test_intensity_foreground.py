@@ -183,3 +183,26 @@ def test_zscore_mask_is_the_head_not_the_blobs(toy: dict[str, Any]) -> None:
     assert normalised[region].mean() == pytest.approx(0, abs=1e-4)
     assert normalised[region].std() == pytest.approx(1, abs=1e-4)
     assert np.all(normalised[~region] == 0)
+
+
+PLAN = textwrap.dedent("""
+    import json, sys
+    from nnlandmark.experiment_planning.stages import configure_nnunet_runtime, extract_fingerprint, plan_experiment
+    configure_nnunet_runtime(processes=1, data_workers=0)  # what CPU training sets, perhaps left in the shell
+    extract_fingerprint(int(sys.argv[1]), num_processes=1)
+    plans = plan_experiment(int(sys.argv[1]), planner="ExperimentPlanner", configuration="3d_fullres")
+    import os
+    print("RESULT" + json.dumps([plans.name, os.environ["nnUNet_n_proc_DA"]]))
+""")
+
+
+def test_planning_runs_with_no_data_workers_set(toy: dict[str, Any]) -> None:
+    """nnU-Net's planner sets torch's threads from nnUNet_n_proc_DA; the stage plans with 0 there and restores it."""
+    root = toy["root"]
+    folders = ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")
+    env = {**os.environ, **{k: str(root / k) for k in folders}}
+    done = subprocess.run([sys.executable, "-c", PLAN, str(MRI_ID)], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    plans_name, workers = json.loads(done.stdout.split("RESULT", 1)[1])
+    assert (plans_name, workers) == ("nnUNetPlans.json", "0")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,28 @@ def extract_fingerprint(dataset_id: int, *, num_processes: int) -> Path:
     return preprocessed / "dataset_fingerprint.json"
 
 
+@contextlib.contextmanager
+def planner_threads() -> Iterator[None]:
+    """``nnUNet_n_proc_DA`` of at least 1 while nnU-Net plans.
+
+    nnU-Net's planner sets torch's thread count from ``nnUNet_n_proc_DA`` (``get_allowed_n_proc_DA``) while it
+    sizes networks; the ``0`` that CPU training wants (batches in the training process) would stop planning with
+    "set_num_threads expects a positive integer". The variable is restored afterwards.
+    """
+    before = os.environ.get("nnUNet_n_proc_DA")
+    try:
+        usable = before is not None and int(before) >= 1
+    except ValueError:
+        usable = False
+    if before is not None and not usable:
+        os.environ["nnUNet_n_proc_DA"] = "1"  # only sizes networks there
+    try:
+        yield
+    finally:
+        if before is not None:
+            os.environ["nnUNet_n_proc_DA"] = before
+
+
 def plan_experiment(
     dataset_id: int,
     *,
@@ -86,7 +109,9 @@ def plan_experiment(
         raise ValueError(f"nnunet.planner must be one of {', '.join(PLANNERS)}; got {planner!r}")
     module, cls = PLANNERS[planner]
     planner_class = getattr(importlib.import_module(module), cls)
-    _, plans_name = plan_experiment_dataset(dataset_id, planner_class, gpu_memory_target_in_gb=gpu_memory_target_gb)
+    with planner_threads():
+        _, plans_name = plan_experiment_dataset(dataset_id, planner_class,
+                                                gpu_memory_target_in_gb=gpu_memory_target_gb)
     plans_file = Path(os.environ["nnUNet_preprocessed"]) / convert_id_to_dataset_name(dataset_id) / f"{plans_name}.json"
     plans = json.loads(plans_file.read_text())
     if configuration not in plans["configurations"]:
