@@ -27,6 +27,16 @@ def write_split(path: Path, train: list[str], test: list[str]) -> Path:
     return path
 
 
+def shear(volume: Path) -> None:
+    """Rewrite the NRRD volume with axes i and j at 78.7 degrees (NRRD keeps it; NIfTI would straighten it)."""
+    image = sitk.ReadImage(str(volume))
+    direction = np.eye(3)
+    direction[:, 1] = [0.2, 1.0, 0.0]
+    direction[:, 1] /= np.linalg.norm(direction[:, 1])
+    image.SetDirection(direction.ravel().tolist())
+    sitk.WriteImage(image, str(volume))
+
+
 def test_all_cases_with_the_authors_split(tmp_path: Path) -> None:
     release = write_mml_release(tmp_path / "raw", CASES)
     manifest = json.loads(prepare_mml(tmp_path / "raw", tmp_path / "source", complete_only=False).read_text())
@@ -98,6 +108,8 @@ def test_published_complete_case_list_is_reproduced_case_for_case(tmp_path: Path
         (lambda d: (d / "0004_spacing.npy").unlink(), r"0004_volume.nrrd: missing spacing file 0004_spacing.npy"),
         (lambda d: (d / "0004_volume.nrrd").unlink(), r"0004_label.npy: landmark file without image"),
         (lambda d: (d / "0004_volume.nrrd").write_bytes(b"NRRD0004\ngarbage"), r"0004_volume.nrrd: unreadable image"),
+        (lambda d: shear(d / "0004_volume.nrrd"),
+         r"0004_volume.nrrd: sheared \(non-orthogonal\) image axes \(direction .*axes i and j meet at 78.69 degrees"),
         (lambda d: np.save(d / "0004_label.npy", np.full((14, 3), 50.0)),
          r"0004_label.npy: landmarks L0, La, .* lie outside the image"),
     ],

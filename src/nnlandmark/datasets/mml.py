@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from nnlandmark.datasets.checks import DatasetError, check_spacing, read_image
+from nnlandmark.datasets.checks import DatasetError, check_direction, check_spacing, read_image
 from nnlandmark.datasets.prepared import PreparedWriter
 from nnlandmark.datasets.splits import PaperSplit
 from nnlandmark.landmarks import ImageGeometry, LandmarkSet, read_voxel_landmarks
@@ -91,6 +91,7 @@ def read_case(folder: Path, case_id: str) -> tuple[sitk.Image, LandmarkSet]:
     """The case's image with the spacing of *_spacing.npy (origin and direction kept) and its landmarks."""
     volume = folder / f"{case_id}{VOLUME}"
     image = read_image(volume)  # its header spacing may be wrong: the spacing file is checked instead
+    check_direction(image.GetDirection(), source=volume)  # NIfTI would straighten sheared axes
     spacing = read_spacing(folder / f"{case_id}{SPACING}")
     header = image.GetSpacing()
     if not np.allclose(header, spacing, rtol=1e-4):
