@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from nnlandmark.inference.absence import choose_absence_threshold, is_gross_failure, threshold_from_validation
+from nnlandmark.inference.absence import (
+    choose_absence_threshold,
+    has_guided_validation,
+    is_gross_failure,
+    threshold_from_validation,
+)
 
 
 def test_no_absent_reference_means_never_absent() -> None:
@@ -46,3 +51,28 @@ def test_records_without_errors_all_count() -> None:
     pairs = [(r["reference_present"], r["confidence"]) for r in old["confidences"]]
     assert threshold_from_validation([old]) == choose_absence_threshold(pairs)
     assert not is_gross_failure(old["confidences"][0], 8.0)
+
+
+def _both(present: bool, full: tuple[float, float | None], guided: tuple[float, float | None]) -> dict:
+    """A record with the full mode's and the guided mode's (confidence, error_mm)."""
+    return {"case": "c", "landmark": "l", "reference_present": present, "confidence": full[0],
+            "error_mm": full[1], "guided_confidence": guided[0], "guided_error_mm": guided[1]}
+
+
+def test_the_guided_threshold_is_chosen_on_guided_confidences_and_errors() -> None:
+    # a centred window is surer of everything: absent landmarks reach 0.02-0.05 there, 0.004-0.006 stitched
+    present = [_both(True, (c, 1.0), (c + 0.2, 1.0)) for c in (0.3, 0.5, 0.7)]
+    absent = [_both(False, (c, None), (10 * c, None)) for c in (0.002, 0.005)]
+    # placed well by the full mode, on a wrong structure by the guided search (its error decides, not the full one)
+    misplaced = _both(True, (0.01, 1.0), (0.001, 40.0))
+    summary = {"gross_error_mm": 8.0, "confidences": present + absent + [misplaced]}
+    assert has_guided_validation([summary])
+    assert threshold_from_validation([summary]) == pytest.approx((0.005 + 0.01) / 2)
+    assert threshold_from_validation([summary], inference="guided") == pytest.approx((0.05 + 0.5) / 2)
+    assert is_gross_failure(misplaced, 8.0, inference="guided") and not is_gross_failure(misplaced, 8.0)
+
+
+def test_validation_without_guided_records_has_no_guided_threshold() -> None:
+    old = {"confidences": [_record(True, 0.5, 1.0), _record(False, 0.01)]}
+    assert not has_guided_validation([old]) and not has_guided_validation([])
+    assert has_guided_validation([{"confidences": [_both(True, (0.5, 1.0), (0.6, 1.0))]}])

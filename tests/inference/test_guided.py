@@ -7,7 +7,9 @@ mirror pair whose channels both peak on one twin are each checked against it.
 
 from __future__ import annotations
 
+import logging
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -157,3 +159,38 @@ def test_guided_needs_a_null_model() -> None:
         predictor_for_network(pm.PlainNetwork(CENTRES), plans, plans.get_configuration("3d_fullres"),
                               pm.dataset_json(NAMES), names=NAMES, activation="softmax", device=torch.device("cpu"),
                               inference="guided")
+
+
+def test_guided_presence_is_held_against_the_guided_modes_own_threshold() -> None:
+    """Guided confidences come from centred windows, so the guided mode has its own threshold; full ignores it."""
+    weak = np.array([20.0, 60.0, 60.0])
+    model = MixtureModel([[(weak, 0.3)]])  # confidence about 0.3 x 0.87 (the +-2 sigma box) in either mode
+    prior = exact_prior(weak[None], IMAGE)
+    outcomes = {}
+    for inference in ("full", "guided"):
+        for guided_threshold in (None, 0.5):
+            predictor = make_predictor(model, ("weak",), inference=inference, prior=prior, absent_below=0.2)
+            predictor.absent_below_guided = guided_threshold
+            result = predict(predictor)
+            assert result.confidence[0] == pytest.approx(0.26, abs=0.03)
+            outcomes[inference, guided_threshold] = bool(result.present[0])
+    assert outcomes == {("full", None): True, ("full", 0.5): True,
+                        ("guided", None): True,  # a model without a guided threshold: the full mode's
+                        ("guided", 0.5): False}
+
+
+def test_model_folders_keep_both_thresholds(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from nnlandmark.inference.landmark_predictor import load_model, set_absence_threshold
+    from tests.inference.tiny_model import make_model_folder
+
+    folder = make_model_folder(tmp_path / "model", folds=(0,), activation="log_probability")
+    set_absence_threshold(folder, 0.2, guided=0.4)
+    loaded = {mode: load_model(folder, folds=[0], device=torch.device("cpu"), inference=mode)
+              for mode in ("full", "guided")}
+    assert (loaded["full"].presence_threshold, loaded["guided"].presence_threshold) == (0.2, 0.4)
+    assert "no absence threshold of the guided mode" not in caplog.text
+    set_absence_threshold(folder, 0.2)  # folds validated before the guided mode was
+    with caplog.at_level(logging.WARNING):
+        old = load_model(folder, folds=[0], device=torch.device("cpu"), inference="guided")
+    assert old.presence_threshold == 0.2
+    assert "no absence threshold of the guided mode" in caplog.text and "--inference full" in caplog.text

@@ -74,3 +74,45 @@ def test_validation_scores_present_landmarks_and_reports_every_confidence(tmp_pa
     written = read_landmarks(tmp_path / "validation" / "case_0.json")
     np.testing.assert_allclose(written.points, exact, atol=0.05)
     json.dumps(summary)  # the trainer writes it as summary.json
+    assert not any("guided_confidence" in c for c in summary["confidences"])  # no guided predictor given
+
+
+def test_a_guided_predictor_adds_its_own_confidences_and_errors(tmp_path: Path) -> None:
+    """An ssce_null fold is validated in the guided mode too: its records carry the guided confidence and error."""
+    import dataclasses
+
+    from nnlandmark.inference.landmark_prior import LandmarkPrior
+    from tests.inference import perfect_model as pm
+
+    image_shape, patch = (40, 112, 112), (32, 48, 48)  # 2 x 4 x 4 windows
+    centres = np.array([[20.3, 30.2, 40.7], [12.4, 86.6, 88.2], [-400.0, 60.0, 60.0]])  # the last: not in the case
+    names = ("a", "b", "gone")
+
+    class CoordinateCase:
+        identifiers = ["case_0"]
+
+        def load_case(self, identifier: str) -> tuple[np.ndarray, None, None, dict]:
+            return pm.coordinate_image(image_shape).numpy(), None, None, pm.identity_properties(image_shape)
+
+    plans = pm.plans(patch)
+    full = predictor_for_network(pm.null_network(centres), plans, plans.get_configuration("3d_fullres"),
+                                 pm.dataset_json(names), names=names, activation="log_probability",
+                                 device=torch.device("cpu"), sigma_vox=pm.SIGMA_VOX)
+    size = np.asarray(image_shape, dtype=np.float64)
+    fractions = np.where(np.abs(centres) < 300, centres + 0.5, size / 2) / size
+    prior = LandmarkPrior(fractions, np.full_like(fractions, 3.0) / size, np.full(3, 20))
+    guided = dataclasses.replace(full, inference="guided", prior=prior)
+    (tmp_path / "reference").mkdir()
+    present = np.array([True, True, False])
+    reference = LandmarkSet(names, np.where(present[:, None], centres[:, ::-1], 0.0), present)
+    write_landmarks(tmp_path / "reference" / "case_0.json", reference)
+
+    summary = validate_cases(full, CoordinateCase(), reference_folder=tmp_path / "reference",
+                             out_folder=tmp_path / "validation", guided=guided)
+
+    records = {r["landmark"]: r for r in summary["confidences"]}
+    for name in ("a", "b"):
+        assert records[name]["guided_error_mm"] < 0.3 and records[name]["guided_confidence"] > 0.8
+    assert records["gone"]["guided_error_mm"] is None and records["gone"]["guided_confidence"] < 0.01
+    assert summary["guided_mre_mm"] < 0.3 and summary["guided_n_gross"] == 0
+    assert guided.last_cost["inference"] == "guided" and full.last_cost["inference"] == "full"

@@ -20,13 +20,20 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
     import torch
 
     from nnlandmark.devices import resolve_device
-    from nnlandmark.inference.absence import threshold_from_validation
+    from nnlandmark.inference.absence import has_guided_validation, threshold_from_validation
     from nnlandmark.inference.landmark_predictor import load_model, set_absence_threshold
     from nnlandmark.inference.predict_folder import images_in_folder, predict_images
 
     torch.set_num_threads(smk.threads)
     predict = smk.params.predict
     manifest = json.loads(Path(smk.input.manifest).read_text())
+    validation = [json.loads(Path(f).read_text()) for f in smk.input.folds]
+    threshold = threshold_from_validation(validation)
+    print(f"absence threshold chosen on the folds' validation cases: confidence < {threshold:.4f}")
+    guided = threshold_from_validation(validation, inference="guided") if has_guided_validation(validation) else None
+    if guided is not None:
+        print(f"guided mode's absence threshold, chosen on its validation confidences: confidence < {guided:.4f}")
+    set_absence_threshold(Path(smk.params.model_dir), threshold, guided=guided)
     predictor = load_model(
         Path(smk.params.model_dir),
         folds=smk.params.folds,
@@ -35,11 +42,6 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
         tile_step_size=float(predict["tile_step_size"]),
         inference=predict.get("inference", "full"),
     )
-    validation = [json.loads(Path(f).read_text()) for f in smk.input.folds]
-    threshold = threshold_from_validation(validation)
-    print(f"absence threshold chosen on the folds' validation cases: confidence < {threshold:.4f}")
-    predictor.absent_below = threshold
-    set_absence_threshold(Path(smk.params.model_dir), threshold)
     images = images_in_folder(Path(folders["nnUNet_raw"]) / manifest["nnunet_name"] / "imagesTs")
     predict_images(predictor, images, Path(smk.output.predictions))
 

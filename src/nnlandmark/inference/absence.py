@@ -27,22 +27,34 @@ def choose_absence_threshold(validation: Iterable[tuple[bool, float]]) -> float:
     return float(candidates[int(np.argmax(correct))])
 
 
-def is_gross_failure(record: Mapping[str, Any], gross_error_mm: float) -> bool:
+# the record keys of each inference mode's confidence and error (``validate_cases``)
+RECORD_KEYS = {"full": ("confidence", "error_mm"), "guided": ("guided_confidence", "guided_error_mm")}
+
+
+def is_gross_failure(record: Mapping[str, Any], gross_error_mm: float, *, inference: str = "full") -> bool:
     """Whether a validation record is a present landmark that its fold placed beyond ``gross_error_mm``."""
-    error = record.get("error_mm")
+    error = record.get(RECORD_KEYS[inference][1])
     return bool(record["reference_present"] and error is not None and error > gross_error_mm)
 
 
-def threshold_from_validation(summaries: Iterable[Mapping[str, Any]]) -> float:
+def has_guided_validation(summaries: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether every record of the folds' validation has a guided-mode confidence (models trained since it exists)."""
+    records = [r for summary in summaries for r in summary.get("confidences", [])]
+    return bool(records) and all("guided_confidence" in r for r in records)
+
+
+def threshold_from_validation(summaries: Iterable[Mapping[str, Any]], *, inference: str = "full") -> float:
     """The absence threshold chosen on the folds' whole-case validation (``validate_cases`` summaries).
 
     A present landmark that its fold placed on a wrong structure (a gross failure, beyond the summary's
     ``gross_error_mm``) is left out: either call on it is wrong (present at the wrong place, or absent), so it
     says nothing about where present and absent landmarks part, and a fold that has not learned one landmark
     would otherwise drag the threshold to zero. Records written before ``error_mm`` existed all count.
+    ``inference``: whose confidences and errors (``full``, or ``guided`` where :func:`has_guided_validation`).
     """
+    confidence_key, _ = RECORD_KEYS[inference]
     records = []
     for summary in summaries:
         gross_mm = float(summary.get("gross_error_mm", np.inf))
-        records += [r for r in summary.get("confidences", []) if not is_gross_failure(r, gross_mm)]
-    return choose_absence_threshold((r["reference_present"], r["confidence"]) for r in records)
+        records += [r for r in summary.get("confidences", []) if not is_gross_failure(r, gross_mm, inference=inference)]
+    return choose_absence_threshold((r["reference_present"], r[confidence_key]) for r in records)

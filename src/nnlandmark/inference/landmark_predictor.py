@@ -67,6 +67,16 @@ class LandmarkPredictor:
     # (i, j) channel indices that the training references always kept apart: parted when they peak at one
     # place (inference/shared_places.py)
     apart: tuple[tuple[int, int], ...] = ()
+    # the guided mode's own absence threshold, chosen on its validation confidences; None: the model has none
+    # (trained before guided validation existed) and guided presence uses ``absent_below``
+    absent_below_guided: float | None = None
+
+    @property
+    def presence_threshold(self) -> float:
+        """The absence threshold of this predictor's inference mode."""
+        if self.inference == "guided" and self.absent_below_guided is not None:
+            return self.absent_below_guided
+        return self.absent_below
 
     @property
     def plans_manager(self) -> PlansManager:
@@ -100,7 +110,7 @@ class LandmarkPredictor:
                 log.debug("mirror pair: %s", note)
             self.last_cost = {"inference": "guided", "windows": result.windows, "evaluations": result.evaluations}
             return LandmarkSet(self.names, world(result.positions),
-                               fold_votes(list(result.fold_confidences.T), self.absent_below), result.confidences)
+                               fold_votes(list(result.fold_confidences.T), self.presence_threshold), result.confidences)
 
         total, confidences = None, []  # each fold's own confidences
         with torch.inference_mode():  # nnU-Net's outputs are inference tensors: summed in place only in this mode
@@ -115,7 +125,7 @@ class LandmarkPredictor:
                 confidence = fold_consensus(confidences)
         windows = full_window_count(self, shape)
         self.last_cost = {"inference": "full", "windows": windows, "evaluations": windows * len(confidences)}
-        present = fold_votes(confidences, self.absent_below)
+        present = fold_votes(confidences, self.presence_threshold)
         return LandmarkSet(self.names, world(positions), present, confidence)
 
     def _decode(self, logits: torch.Tensor, *, lps_x: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -290,6 +300,13 @@ def load_model(
                                       prior=LandmarkPrior.from_dict(info["landmark_prior"])
                                       if info.get("landmark_prior") else None,
                                       may_share_place=info.get("may_share_place"))
+    guided_threshold = info.get("absent_below_guided")
+    predictor.absent_below_guided = None if guided_threshold is None else float(guided_threshold)
+    if inference == "guided" and guided_threshold is None:
+        log.warning("%s has no absence threshold of the guided mode (its folds were validated before guided "
+                    "validation existed): guided presence uses the full mode's threshold, which guided "
+                    "confidences overshoot, so absent landmarks may be reported present; predict with "
+                    "--inference full where presence matters, or re-validate the folds", model_dir)
     log.info("loaded %s, folds %s (%s)", model_dir, list(folds), checkpoint)
     return predictor
 
@@ -300,15 +317,17 @@ def write_model_info(model_dir: Path, *, landmarks: Sequence[str], configuration
                      may_share_place: Sequence[Sequence[str]] | None = None) -> None:
     """What prediction needs beyond nnU-Net's plans and dataset.json."""
     info = {"landmarks": list(landmarks), "configuration": configuration, "activation": activation,
-            "absent_below": 0.0, "recipe": recipe, "mirror_pairs": [list(p) for p in mirror_pairs],
+            "absent_below": 0.0, "absent_below_guided": None, "recipe": recipe, "mirror_pairs": [list(p) for p in mirror_pairs],
             "landmark_prior": prior.to_dict() if prior is not None else None,
             "may_share_place": None if may_share_place is None else [list(p) for p in may_share_place]}
     write_text_atomic(Path(model_dir) / MODEL_INFO, json.dumps(info, indent=2))
 
 
-def set_absence_threshold(model_dir: Path, absent_below: float) -> None:
-    """Record the validation-chosen absence threshold in the model folder (used by ``nnlandmark predict``)."""
+def set_absence_threshold(model_dir: Path, absent_below: float, *, guided: float | None = None) -> None:
+    """Record the validation-chosen absence thresholds in the model folder (used by ``nnlandmark predict``):
+    the full mode's and, where the folds were validated in the guided mode too, the guided mode's."""
     path = Path(model_dir) / MODEL_INFO
     info = json.loads(path.read_text())
     info["absent_below"] = float(absent_below)
+    info["absent_below_guided"] = None if guided is None else float(guided)
     write_text_atomic(path, json.dumps(info, indent=2))

@@ -31,6 +31,7 @@ def validate_cases(
     reference_folder: Path,
     out_folder: Path,
     on_case: Callable[[str], object] | None = None,
+    guided: LandmarkPredictor | None = None,
 ) -> dict[str, Any]:
     """Predict every preprocessed case of ``dataset``, write ``out_folder/<case>.json``; return a summary in mm.
 
@@ -39,29 +40,44 @@ def validate_cases(
     target spacing) and gives the largest error, so a fold's single wild landmarks show beside its MRE.
     ``confidences`` holds one record per case and landmark (confidence, and ``error_mm`` where the reference
     is present): the absence threshold is chosen on them (:mod:`nnlandmark.inference.absence`).
+
+    ``guided``: the same network in the guided mode (:mod:`nnlandmark.inference.guided`). Each case is then
+    predicted that way too, and each record gets ``guided_confidence`` and ``guided_error_mm``: the guided
+    mode's confidences come from windows centred on the landmark, not from the stitched sliding window, so
+    its absence threshold is chosen on its own (``threshold_from_validation(..., inference="guided")``).
+    The summary adds ``guided_mre_mm`` and ``guided_n_gross``.
     """
     names = predictor.names
     out_folder.mkdir(parents=True, exist_ok=True)
     errors: dict[str, list[float]] = {n: [] for n in names}
     confidences: list[dict[str, Any]] = []
+    guided_errors: list[float] = []
     with torch.no_grad():
         for key in dataset.identifiers:
             data, _, _, properties = dataset.load_case(key)
-            prediction = predictor.predict_preprocessed(torch.from_numpy(np.asarray(data[:])), properties)
+            image = torch.from_numpy(np.asarray(data[:]))
+            prediction = predictor.predict_preprocessed(image, properties)
             write_landmarks(out_folder / f"{key}.json", prediction)
+            searched = guided.predict_preprocessed(image, properties) if guided is not None else None
             reference = read_landmarks(reference_folder / f"{key}.json").reorder(names)
             for i, name in enumerate(names):
-                error = None
+                error = guided_error = None
                 if reference.present[i]:
                     error = float(np.linalg.norm(prediction.points[i] - reference.points[i]))
                     errors[name].append(error)
-                confidences.append({"case": key, "landmark": name, "reference_present": bool(reference.present[i]),
-                                    "confidence": float(prediction.confidence[i]), "error_mm": error})
+                record = {"case": key, "landmark": name, "reference_present": bool(reference.present[i]),
+                          "confidence": float(prediction.confidence[i]), "error_mm": error}
+                if searched is not None:
+                    if reference.present[i]:
+                        guided_error = float(np.linalg.norm(searched.points[i] - reference.points[i]))
+                        guided_errors.append(guided_error)
+                    record.update(guided_confidence=float(searched.confidence[i]), guided_error_mm=guided_error)
+                confidences.append(record)
             if on_case is not None:
                 on_case(key)
     all_errors = [e for v in errors.values() for e in v]
     gross_mm = gross_error_threshold_mm(predictor.configuration_manager.spacing)
-    return {
+    summary = {
         "n_cases": len(dataset.identifiers),
         "n_landmarks": len(all_errors),
         "mre_mm": float(np.mean(all_errors)) if all_errors else float("nan"),
@@ -72,3 +88,7 @@ def validate_cases(
         "per_landmark_mre_mm": {n: (float(np.mean(v)) if v else None) for n, v in errors.items()},
         "confidences": confidences,
     }
+    if guided is not None:
+        summary["guided_mre_mm"] = float(np.mean(guided_errors)) if guided_errors else float("nan")
+        summary["guided_n_gross"] = int(sum(e > gross_mm for e in guided_errors))
+    return summary

@@ -132,6 +132,7 @@ def train_fold(
     prior = training_prior(infer_dataset_class(folder)(folder),
                            reference_folder=Path(os.environ["nnUNet_raw"]) / dataset_name / "landmarksTr",
                            names=dataset_json["landmarks"], transpose_forward=plans["transpose_forward"])
+    trainer.prior = prior
     write_model_info(Path(trainer.output_folder_base), landmarks=dataset_json["landmarks"],
                      configuration=configuration, activation=recipe.heatmap.activation, recipe=recipe.to_dict(),
                      mirror_pairs=trainer.mirror_pairs, prior=prior, may_share_place=trainer.may_share_place)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -15,6 +16,7 @@ from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager
 from torch import nn
 
 from nnlandmark.inference.landmark_predictor import build_network, predictor_for_network
+from nnlandmark.inference.landmark_prior import LandmarkPrior
 from nnlandmark.inference.whole_case_validation import validate_cases
 from nnlandmark.training.losses import HeatmapLoss
 from nnlandmark.training.progress import epoch_line, fold_line, progress_log
@@ -38,6 +40,9 @@ class nnLandmarkTrainer(nnUNetTrainer):  # noqa: N801 - nnU-Net names trainers i
         self.mirror_pairs: list[tuple[str, str]] = []
         # landmark pairs the training references do not keep apart (set by run_fold); None: no pair is parted
         self.may_share_place: list[tuple[str, str]] | None = None
+        # where the training landmarks are (set by run_fold): an ssce_null fold is validated in the guided mode
+        # too, which starts from it, so the guided mode gets an absence threshold of its own
+        self.prior: LandmarkPrior | None = None
         self.use_recipe(TrainingRecipe())  # nnU-Net's defaults, plus ours
 
     def use_recipe(self, recipe: TrainingRecipe) -> None:
@@ -141,13 +146,17 @@ class nnLandmarkTrainer(nnUNetTrainer):  # noqa: N801 - nnU-Net names trainers i
                                           sigma_vox=self.recipe.heatmap.sigma_per_axis(spacing),
                                           mirror_pairs=self.mirror_pairs, may_share_place=self.may_share_place)
         _, val_keys = self.do_split()
+        guided = None
+        if predictor.activation == "log_probability" and self.prior is not None:
+            guided = dataclasses.replace(predictor, inference="guided", prior=self.prior)
         out = Path(self.output_folder, "validation")
         summary = validate_cases(
             predictor, self.dataset_class(self.preprocessed_dataset_folder, val_keys),
             reference_folder=Path(os.environ["nnUNet_raw"]) / self.plans_manager.dataset_name / "landmarksTr",
-            out_folder=out, on_case=lambda key: self.print_to_log_file(f"validated {key}"))
+            out_folder=out, on_case=lambda key: self.print_to_log_file(f"validated {key}"), guided=guided)
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
-        self.print_to_log_file(f"Validation on {summary['n_cases']} whole cases: MRE {summary['mre_mm']:.2f} mm")
+        self.print_to_log_file(f"Validation on {summary['n_cases']} whole cases: MRE {summary['mre_mm']:.2f} mm"
+                               + (f" (guided mode {summary['guided_mre_mm']:.2f} mm)" if guided is not None else ""))
         progress_log.info(fold_line(dataset=self.plans_manager.dataset_name, fold=self.fold,
                                     n_cases=summary["n_cases"], mre_mm=summary["mre_mm"]))
 
