@@ -2,12 +2,15 @@
 
 Each recipe (a ``train.loss`` value) runs from scratch in its own working directory,
 ``bench/.work/realsize/<recipe>/`` (``snakemake --directory``), with a generated config file that sets only
-``train.loss`` over config/realsize.yaml (itself merged over config/config.yaml). The script then reads the
+``train.loss`` over config/realsize.yaml (itself merged over config/config.yaml). ``<recipe>@<seed>`` runs an
+independent draw: the dataset generator's and the training's seed set to ``<seed>`` (config/realsize.yaml has
+0), in ``bench/.work/realsize/<recipe>-seed<seed>/``. Training is deterministic, so a rerun of the same seed
+repeats a result; another seed checks it. The script then reads the
 run's ``results/realsize/tables/summary.csv`` and ``folds.csv`` and writes ``bench/results/realsize.json``,
 ``bench/results/realsize.md`` and the table between the ``realsize-table`` markers of README.md.
 Estimated 20-25 minutes per recipe on 2 CPU cores.
 
-Usage: python bench/realsize.py [--recipes ssce_null mse ssce] [--cores 2] [--dry-run] [--reuse] [--no-readme]
+Usage: python bench/realsize.py [--recipes ssce_null mse ssce ssce_null@1] [--cores 2] [--dry-run] [--reuse] [--no-readme]
 """
 
 from __future__ import annotations
@@ -34,8 +37,17 @@ MARKERS = ("<!-- realsize-table:start -->", "<!-- realsize-table:end -->")
 DEFAULT_RECIPES = ("ssce_null", "mse", "ssce")
 
 
-def recipe_dir(recipe: str) -> Path:
-    return WORK / "realsize" / recipe
+def parse_run(spec: str) -> tuple[str, int | None]:
+    """``ssce_null`` -> (ssce_null, None): config/realsize.yaml's seeds; ``ssce_null@1`` -> (ssce_null, 1)."""
+    recipe, _, seed = spec.partition("@")
+    if seed and not seed.isdigit():
+        raise SystemExit(f"--recipes {spec}: the seed after @ must be a whole number, e.g. {recipe}@1")
+    return recipe, int(seed) if seed else None
+
+
+def recipe_dir(spec: str) -> Path:
+    recipe, seed = parse_run(spec)
+    return WORK / "realsize" / (recipe if seed is None else f"{recipe}-seed{seed}")
 
 
 def snakemake_command(recipe: str, *, cores: str) -> list[str]:
@@ -57,8 +69,12 @@ def snakemake_command(recipe: str, *, cores: str) -> list[str]:
     ]
 
 
-def recipe_config(recipe: str) -> str:
-    return f"# written by bench/realsize.py\nresults: results\ntrain:\n  loss: {recipe}\n"
+def recipe_config(spec: str) -> str:
+    recipe, seed = parse_run(spec)
+    text = f"# written by bench/realsize.py\nresults: results\ntrain:\n  loss: {recipe}\n"
+    if seed is not None:  # an independent draw: other cases, other initial weights and batches
+        text += f"  seed: {seed}\ndatasets:\n  {DATASET}:\n    seed: {seed}\n"
+    return text
 
 
 def run_recipe(recipe: str, *, cores: str) -> dict[str, Any]:
@@ -74,6 +90,7 @@ def run_recipe(recipe: str, *, cores: str) -> dict[str, Any]:
         result = subprocess.run(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, check=False)
     record = {
         "recipe": recipe,
+        "seed": parse_run(recipe)[1],
         "seconds": time.perf_counter() - start,
         "returncode": result.returncode,
         "cores": cores,
@@ -196,7 +213,8 @@ def markdown(runs: list[dict[str, Any]], machine: dict[str, Any]) -> str:
     lines.append(
         f"Command: `python bench/realsize.py {' '.join(sys.argv[1:])}`; each recipe "
         f"runs `snakemake --cores {cores} --resources gpu=1 --configfile config/realsize.yaml recipe.yaml` "
-        "in an empty folder, recipe.yaml setting `train.loss`."
+        "in an empty folder, recipe.yaml setting `train.loss`; for `<recipe>@<seed>` also the dataset's and the "
+        "training's seed (an independent draw of cases and training; the others use seed 0)."
     )
     return "\n".join(lines) + "\n"
 
