@@ -219,3 +219,19 @@ def test_a_model_exported_with_its_best_checkpoint_predicts_with_it(tmp_path: Pa
     write_image(tmp_path / "images" / "case1.nii.gz")
     assert run("predict", "-i", tmp_path / "images", "-o", tmp_path / "out", "-m", tmp_path / "best.zip") == 0
     assert read_landmarks(tmp_path / "out" / "case1.json").names == LANDMARKS
+
+
+def test_an_archive_larger_than_the_free_space_is_refused_before_extraction(
+        tmp_path: Path, archive: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nnlandmark.inference import model_archive
+
+    with zipfile.ZipFile(archive) as zipped:
+        unpacked = sum(info.file_size for info in zipped.infolist())
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(model_archive.shutil, "disk_usage", lambda path: usage._replace(free=unpacked - 1))
+    with pytest.raises(model_archive.ModelArchiveError, match=r"unpacks to .* GiB, but the model cache .* GiB free; "
+                                                              r"free space there or set NNLANDMARK_CACHE"):
+        extract_model(archive, cache=tmp_path / "cache")
+    assert cached_models(tmp_path) == []
+    monkeypatch.setattr(model_archive.shutil, "disk_usage", lambda path: usage._replace(free=unpacked))
+    assert extract_model(archive, cache=tmp_path / "cache").is_dir()

@@ -174,6 +174,17 @@ def checked_manifest(zipped: zipfile.ZipFile, archive: Path) -> dict[str, str]:
     return manifest
 
 
+def check_room(zipped: zipfile.ZipFile, root: Path, archive: Path) -> None:
+    """The archive's unpacked size (its members' declared sizes, which extraction cannot exceed) must fit in the
+    free space of the cache, so a bad or hostile archive cannot fill the disk before its manifest check fails."""
+    needed = sum(info.file_size for info in zipped.infolist())
+    free = shutil.disk_usage(root).free
+    if needed > free:
+        raise _fail(archive, f"unpacks to {needed / 2**30:.2f} GiB, but the model cache {root} has "
+                             f"{free / 2**30:.2f} GiB free; free space there or set {CACHE_VARIABLE} to a folder "
+                             "with room")
+
+
 def _mismatch(archive: Path, name: str) -> ManifestMismatchError:
     message = (f"model archive {archive}: {name} does not match its sha256 in the manifest: the archive was "
                "altered or damaged after export; export or download it again")
@@ -225,6 +236,7 @@ def extract_model(archive: Path, *, cache: Path | None = None) -> Path:
     try:
         with zipfile.ZipFile(archive) as zipped:
             manifest = checked_manifest(zipped, archive)
+            check_room(zipped, root, archive)
             partial.mkdir()
             _extract(zipped, partial, manifest, archive)
         try:
