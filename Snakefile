@@ -1,12 +1,20 @@
 # nnLandmark: 3D anatomical landmark detection with nnU-Net heatmap regression, as one reproducible DAG.
 # Run the demo: snakemake --cores all --resources gpu=1   (see README.md)
 import os
+import sys
 
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 # the conda environment (envs/nnlandmark.yaml) installs this repository from here
 os.environ.setdefault("NNLANDMARK_REPO", workflow.basedir)
+
+
+from nnlandmark.config_files import yaml_syntax_problem
+
+# Snakemake's own message for a broken YAML file names neither the file nor the line
+if problem := yaml_syntax_problem(os.path.join(workflow.basedir, "config", "config.yaml")):
+    sys.exit(f"error: {problem}")
 
 
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
