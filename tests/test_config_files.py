@@ -51,3 +51,18 @@ def test_the_workflow_names_a_broken_default_config(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert f"error: {config}, line {len(lines) + 1}, column 1: not valid YAML" in output, output[-2000:]
     assert "Traceback" not in output and "not valid JSON or YAML" not in output
+
+
+def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from nnlandmark import cli
+
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text("train:\n  epochs: 3\n")
+    bad.write_text("train:\n  epochs: [3\n")
+    assert cli.main(["check-config", str(good)]) == 0
+    assert capsys.readouterr().out == f"{good}: valid YAML\n"
+    assert cli.main(["check-config", str(good), str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"nnlandmark check-config: error: {bad}, line 3, column 1: not valid YAML")
+    assert cli.main(["check-config", str(tmp_path / "none.yaml")]) == 2
+    assert capsys.readouterr().err.strip() == f"nnlandmark check-config: error: {tmp_path / 'none.yaml'}: no such file"

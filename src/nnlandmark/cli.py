@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the .zip to write (replaced if it exists); its folder must exist")
     show = commands.add_parser("show-model", help="print the card of a model folder or an exported .zip")
     add_model_arguments(show, checkpoint_default=None)
+    check = commands.add_parser("check-config", help="check workflow config files' YAML syntax (file, line, column)")
+    check.add_argument("files", nargs="+", type=Path, help="config files, e.g. the one passed to --configfile")
     return parser
 
 
@@ -147,7 +149,20 @@ def run_show_model(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"predict": run_predict, "export-model": run_export_model, "show-model": run_show_model}
+def run_check_config(args: argparse.Namespace) -> int:
+    """Each file's YAML syntax: Snakemake reads ``--configfile`` itself and names neither file nor line."""
+    from nnlandmark.config_files import check_yaml_syntax
+
+    for path in args.files:
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        check_yaml_syntax(path)
+        print(f"{path}: valid YAML")
+    return 0
+
+
+COMMANDS = {"predict": run_predict, "export-model": run_export_model, "show-model": run_show_model,
+            "check-config": run_check_config}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
