@@ -127,6 +127,16 @@ def measure(contenders: list[Contender], batches: list[dict], *, warmup: int, re
     return samples
 
 
+def as_leaves(output: Any) -> Any:
+    """The network's output as fresh float leaves for the loss alone: a tensor, a deep-supervision list, or an
+    ``ssce_null`` network's ``NullOutput`` (a named tuple that the loss reads by field, kept as its type)."""
+    if hasattr(output, "_fields"):
+        return type(output)(*(o.detach().float().requires_grad_() for o in output))
+    if isinstance(output, (list, tuple)):
+        return [o.detach().float().requires_grad_() for o in output]
+    return output.detach().float().requires_grad_()
+
+
 def measure_losses(contenders: list[Contender], batch: dict, *, reps: int, device: Any) -> dict[str, list[float]]:
     """Seconds of each trainer's loss, forward and backward, on its network's output (the loss's share)."""
     import torch
@@ -144,8 +154,7 @@ def measure_losses(contenders: list[Contender], batch: dict, *, reps: int, devic
     for round_index in range(reps + 1):
         for contender in rotate(contenders, round_index):
             output, target = inputs[contender.name]
-            leaves = [o.detach().float().requires_grad_() for o in output] if isinstance(output, (list, tuple)) \
-                else output.detach().float().requires_grad_()
+            leaves = as_leaves(output)
             synchronise(device)
             start = time.perf_counter()
             contender.trainer.loss(leaves, target).backward()
