@@ -96,6 +96,7 @@ def run_recipe(recipe: str, *, cores: str) -> dict[str, Any]:
         "cores": cores,
         "command": shlex.join(command),
         "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "commit": machine_info().get("git_commit"),  # the code this run ran (a --reuse table may be newer)
     }
     if result.returncode:
         record["log_tail"] = (folder / "snakemake.log").read_text()[-3000:]
@@ -209,6 +210,9 @@ def markdown(runs: list[dict[str, Any]], machine: dict[str, Any]) -> str:
         f"minutes are the whole workflow from an empty folder; a row dated earlier is an earlier run "
         f"tabulated with `--reuse` (its training budget beside it)."
     )
+    commits = [f"`{run['recipe']}` {run['commit']}" for run in runs if run.get("commit")]
+    if commits:
+        lines.append(f"Code each run ran (commit): {', '.join(commits)}; runs without one predate this record.")
     cores = " / ".join(sorted({str(run.get("cores", "?")) for run in runs}))
     lines.append(
         f"Command: `python bench/realsize.py {' '.join(sys.argv[1:])}`; each recipe "
