@@ -189,6 +189,13 @@ def test_model_folders_keep_both_thresholds(tmp_path: Path, caplog: pytest.LogCa
               for mode in ("full", "guided")}
     assert (loaded["full"].presence_threshold, loaded["guided"].presence_threshold) == (0.2, 0.4)
     assert "no absence threshold of the guided mode" not in caplog.text
+    set_absence_threshold(folder, 0.2, guided=0.0)  # guided validation could not tell absent from present
+    with caplog.at_level(logging.WARNING):
+        load_model(folder, folds=[0], device=torch.device("cpu"), inference="guided")
+    assert "did not separate absent from present landmarks" in caplog.text
+    caplog.clear()
+    load_model(folder, folds=[0], device=torch.device("cpu"), inference="full")
+    assert "guided" not in caplog.text
     set_absence_threshold(folder, 0.2)  # folds validated before the guided mode was
     with caplog.at_level(logging.WARNING):
         old = load_model(folder, folds=[0], device=torch.device("cpu"), inference="guided")

@@ -302,13 +302,24 @@ def load_model(
                                       may_share_place=info.get("may_share_place"))
     guided_threshold = info.get("absent_below_guided")
     predictor.absent_below_guided = None if guided_threshold is None else float(guided_threshold)
-    if inference == "guided" and guided_threshold is None:
+    if inference == "guided":
+        warn_guided_presence(model_dir, absent_below=predictor.absent_below, guided=predictor.absent_below_guided)
+    log.info("loaded %s, folds %s (%s)", model_dir, list(folds), checkpoint)
+    return predictor
+
+
+def warn_guided_presence(model_dir: Path, *, absent_below: float, guided: float | None) -> None:
+    """Say when the guided mode's presence calls cannot be trusted: no guided threshold, or one of 0 (its
+    validation confidences did not separate absent from present landmarks) where the full mode's does."""
+    if guided is None:
         log.warning("%s has no absence threshold of the guided mode (its folds were validated before guided "
                     "validation existed): guided presence uses the full mode's threshold, which guided "
                     "confidences overshoot, so absent landmarks may be reported present; predict with "
                     "--inference full where presence matters, or re-validate the folds", model_dir)
-    log.info("loaded %s, folds %s (%s)", model_dir, list(folds), checkpoint)
-    return predictor
+    elif guided <= 0.0 < absent_below:
+        log.warning("%s: the guided mode's validation confidences did not separate absent from present landmarks "
+                    "(its absence threshold is 0), so guided inference reports every landmark present; predict "
+                    "with --inference full where presence matters", model_dir)
 
 
 def write_model_info(model_dir: Path, *, landmarks: Sequence[str], configuration: str, activation: Activation,
@@ -317,7 +328,8 @@ def write_model_info(model_dir: Path, *, landmarks: Sequence[str], configuration
                      may_share_place: Sequence[Sequence[str]] | None = None) -> None:
     """What prediction needs beyond nnU-Net's plans and dataset.json."""
     info = {"landmarks": list(landmarks), "configuration": configuration, "activation": activation,
-            "absent_below": 0.0, "absent_below_guided": None, "recipe": recipe, "mirror_pairs": [list(p) for p in mirror_pairs],
+            "absent_below": 0.0, "absent_below_guided": None, "recipe": recipe,
+            "mirror_pairs": [list(p) for p in mirror_pairs],
             "landmark_prior": prior.to_dict() if prior is not None else None,
             "may_share_place": None if may_share_place is None else [list(p) for p in may_share_place]}
     write_text_atomic(Path(model_dir) / MODEL_INFO, json.dumps(info, indent=2))
