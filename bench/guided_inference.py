@@ -51,9 +51,17 @@ SYNTHETIC = {
     # a few seconds: checks the script's code paths (--scenarios smoke)
     "smoke": {"shape": (48, 160, 160), "spacing": 1.0, "landmarks": 4, "sd_mm": 4.0},
 }
-REALSIZE_MODEL = (WORK / "realsize" / "ssce_null" / "results" / "realsize" / "nnunet" / "nnUNet_results"
-                  / "Dataset991_RealSize" / "nnLandmarkTrainer__nnUNetPlans__3d_fullres")
-REALSIZE_RAW = WORK / "realsize" / "ssce_null" / "results" / "realsize" / "nnunet" / "nnUNet_raw" / "Dataset991_RealSize"
+# the run of bench/realsize.py whose model the realsize scenario predicts with (--realsize-run)
+REALSIZE_RUN_VARIABLE = "GUIDED_REALSIZE_RUN"
+
+
+def realsize_paths(run: str) -> tuple[Path, Path]:
+    """The model folder and the nnU-Net raw dataset of a ``bench/realsize.py`` run (``ssce_null``, ``ssce_null@1``)."""
+    from realsize import recipe_dir
+
+    nnunet = recipe_dir(run) / "results" / "realsize" / "nnunet"
+    return (nnunet / "nnUNet_results" / "Dataset991_RealSize" / "nnLandmarkTrainer__nnUNetPlans__3d_fullres",
+            nnunet / "nnUNet_raw" / "Dataset991_RealSize")
 MODES = ("full", "guided", "nnunet")
 README_MARKERS = ("<!-- guided-table:start -->", "<!-- guided-table:end -->")
 
@@ -188,8 +196,9 @@ def realsize_worker(mode: str) -> dict[str, Any]:
 
     for key in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results"):
         os.environ.setdefault(key, str(WORK / "guided" / "unused"))
-    predictor = load_model(REALSIZE_MODEL, folds=[0, 1, 2], device=torch.device("cpu"), inference=mode)
-    images = sorted((REALSIZE_RAW / "imagesTs").glob("*_0000.nii.gz"))
+    model, raw = realsize_paths(os.environ.get(REALSIZE_RUN_VARIABLE, "ssce_null"))
+    predictor = load_model(model, folds=[0, 1, 2], device=torch.device("cpu"), inference=mode)
+    images = sorted((raw / "imagesTs").glob("*_0000.nii.gz"))
     errors, evaluations, seconds = [], [], []
     absent_as_present = present_as_absent = 0
     exact = reset_peak_memory()
@@ -200,7 +209,7 @@ def realsize_worker(mode: str) -> dict[str, Any]:
         prediction = predictor.predict_image(image)
         seconds.append(time.perf_counter() - start)
         evaluations.append(predictor.last_cost["evaluations"])
-        reference = read_landmarks(REALSIZE_RAW / "landmarksTs" / f"{case}.json").reorder(predictor.names)
+        reference = read_landmarks(raw / "landmarksTs" / f"{case}.json").reorder(predictor.names)
         for i in range(len(predictor.names)):
             if reference.present[i] and prediction.present[i]:
                 errors.append(float(np.linalg.norm(prediction.points[i] - reference.points[i])))
@@ -212,13 +221,13 @@ def realsize_worker(mode: str) -> dict[str, Any]:
             "peak_mib": peak / 1024, "peak_reset": exact, "evaluations": float(np.mean(evaluations)),
             "mean_error_mm": float(e.mean()), "median_error_mm": float(np.median(e)), "max_error_mm": float(e.max()),
             "n_gross": int((e > 8.0).sum()), "n_detected": int(e.size), "absent_reported_present": absent_as_present,
-            "present_reported_absent": present_as_absent}
+            "present_reported_absent": present_as_absent, "absent_below": predictor.presence_threshold}
 
 
 # --- driver --------------------------------------------------------------------------------------------
-def measure(scenario: str, mode: str, threads: int) -> dict[str, Any]:
+def measure(scenario: str, mode: str, threads: int, realsize_run: str = "ssce_null") -> dict[str, Any]:
     env = {**os.environ, "nnUNet_def_n_proc": str(threads), "nnUNet_compile": "false",
-           "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(REPO)}
+           "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(REPO), REALSIZE_RUN_VARIABLE: realsize_run}
     out = run_python([str(Path(__file__)), "--worker", scenario, mode, "--threads", str(threads)], env=env)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     say(f"  {scenario:8s} {mode:6s}: {result['seconds']:8.1f} s/case, {result['evaluations']:6.1f} network "
@@ -243,13 +252,15 @@ def ratios(results: dict[str, dict[str, Any]]) -> dict[str, float]:
 
 def markdown(payload: dict[str, Any]) -> str:
     machine = payload["machine"]
-    lines = ["| case | mode | network evaluations | s / case | peak memory (MiB) | MRE (mm) |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| case | mode | network evaluations | s / case | peak memory (MiB) | MRE (mm) "
+             "| absent reported present | present reported absent |",
+             "|---|---|---|---|---|---|---|---|"]
     for scenario, results in payload["scenarios"].items():
         for mode, r in results["modes"].items():
             mre = f"{r['mean_error_mm']:.2f}" if "mean_error_mm" in r else "–"
+            calls = [str(r[k]) if k in r else "–" for k in ("absent_reported_present", "present_reported_absent")]
             lines.append(f"| {scenario} | {mode} | {r['evaluations']:.0f} | {r['seconds']:.1f} | "
-                         f"{r['peak_mib']:.0f} | {mre} |")
+                         f"{r['peak_mib']:.0f} | {mre} | {calls[0]} | {calls[1]} |")
     lines.append("")
     for scenario, results in payload["scenarios"].items():
         parts = [f"{k.replace('_', ' ')} {v:.2f}" for k, v in results["ratios"].items()]
@@ -270,6 +281,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--readme", action="store_true", help="write the table into README.md (Performance)")
     parser.add_argument("--name", default="guided_inference", help="result file name under bench/results/")
+    parser.add_argument("--realsize-run", default="ssce_null", metavar="RUN",
+                        help="the bench/realsize.py run whose model the realsize scenario uses (ssce_null, ssce_null@1)")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -287,7 +300,7 @@ def main() -> None:
         say(f"{scenario}:")
         modes = [m for m in args.modes if f"{scenario}:{m}" not in args.skip
                  and not (scenario == "realsize" and m == "nnunet")]
-        results = {mode: measure(scenario, mode, args.threads) for mode in modes}
+        results = {mode: measure(scenario, mode, args.threads, args.realsize_run) for mode in modes}
         payload["scenarios"][scenario] = {"modes": results, "ratios": ratios(results)}
         say("  " + ", ".join(f"{k} {v:.2f}" for k, v in payload["scenarios"][scenario]["ratios"].items()))
     payload["machine"] = machine_info()
