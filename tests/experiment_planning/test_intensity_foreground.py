@@ -130,15 +130,20 @@ STAGE = textwrap.dedent("""
 """)
 
 
-def test_stage_plans_ct_normalisation_over_the_whole_scan(toy: dict[str, Any]) -> None:
-    """The stage end to end, in a fresh process (``nnunetv2.paths`` reads the folders once, on import)."""
-    root = toy["root"]
+def run_in_fresh_process(script: str, toy: dict[str, Any], dataset_id: int) -> Any:
+    """``script``'s RESULT line, run with the toy's nnU-Net folders in a fresh process (``nnunetv2.paths`` reads
+    the folders once, on import)."""
     folders = ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")
-    env = {**os.environ, **{k: str(root / k) for k in folders}}
-    done = subprocess.run([sys.executable, "-c", STAGE, str(CT_ID)], env=env, capture_output=True, text=True,
+    env = {**os.environ, **{k: str(toy["root"] / k) for k in folders}}
+    done = subprocess.run([sys.executable, "-c", script, str(dataset_id)], env=env, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    fingerprint, (schemes, use_mask) = json.loads(done.stdout.split("RESULT", 1)[1])
+    return json.loads(done.stdout.split("RESULT", 1)[1])
+
+
+def test_stage_plans_ct_normalisation_over_the_whole_scan(toy: dict[str, Any]) -> None:
+    """The stage end to end."""
+    fingerprint, (schemes, use_mask) = run_in_fresh_process(STAGE, toy, CT_ID)
     assert (schemes, use_mask) == (["CTNormalization"], [False])
     # nnU-Net pools 10^8 samples drawn with replacement, equally many per case: the statistics of all voxels
     voxels = np.concatenate([image.ravel() for image, *_ in toy["cases"][CT_ID]])
@@ -198,11 +203,5 @@ PLAN = textwrap.dedent("""
 
 def test_planning_runs_with_no_data_workers_set(toy: dict[str, Any]) -> None:
     """nnU-Net's planner sets torch's threads from nnUNet_n_proc_DA; the stage plans with 0 there and restores it."""
-    root = toy["root"]
-    folders = ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")
-    env = {**os.environ, **{k: str(root / k) for k in folders}}
-    done = subprocess.run([sys.executable, "-c", PLAN, str(MRI_ID)], env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    plans_name, workers = json.loads(done.stdout.split("RESULT", 1)[1])
+    plans_name, workers = run_in_fresh_process(PLAN, toy, MRI_ID)
     assert (plans_name, workers) == ("nnUNetPlans.json", "0")
