@@ -110,12 +110,10 @@ def run_predict(args: argparse.Namespace) -> int:
     folds = args.folds if args.folds is not None else available_folds(model_dir, checkpoint)
     images = images_in_folder(args.images)
     check_images(images)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda, but torch sees no GPU; use --device auto or --device cpu")
+    device = resolve_device(args.device, key="--device")  # a missing GPU stops here, before any output
     torch.set_num_threads(args.threads)
-    predictor = load_model(model_dir, folds=folds, checkpoint=checkpoint,
-                           device=resolve_device(args.device, key="--device"), tile_step_size=args.tile_step_size,
-                           inference=args.inference)
+    predictor = load_model(model_dir, folds=folds, checkpoint=checkpoint, device=device,
+                           tile_step_size=args.tile_step_size, inference=args.inference)
     results = predict_images(predictor, images, args.output)
     print(json.dumps({"cases": len(results), "folds": folds, "output": str(args.output)}))
     return 0
