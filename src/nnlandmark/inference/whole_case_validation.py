@@ -11,7 +11,7 @@ import torch
 from nnunetv2.training.dataloading.nnunet_dataset import nnUNetBaseDataset
 
 from nnlandmark.inference.landmark_predictor import LandmarkPredictor
-from nnlandmark.landmarks import read_landmarks, write_landmarks
+from nnlandmark.landmarks import LandmarkSet, read_landmarks, write_landmarks
 
 
 # An error above this many voxels of the finest target spacing is a gross failure (a wrong structure,
@@ -22,6 +22,13 @@ GROSS_ERROR_VOXELS = 10.0
 def gross_error_threshold_mm(spacing: Sequence[float]) -> float:
     """The gross-failure distance: :data:`GROSS_ERROR_VOXELS` voxels of the finest axis of ``spacing``."""
     return GROSS_ERROR_VOXELS * float(min(spacing))
+
+
+def point_errors(prediction: LandmarkSet, reference: LandmarkSet) -> list[float | None]:
+    """Per landmark, the distance (mm) from the predicted to the reference point; None where the reference
+    is absent."""
+    return [float(np.linalg.norm(p - r)) if present else None
+            for p, r, present in zip(prediction.points, reference.points, reference.present)]
 
 
 def validate_cases(
@@ -60,18 +67,18 @@ def validate_cases(
             write_landmarks(out_folder / f"{key}.json", prediction)
             searched = guided.predict_preprocessed(image, properties) if guided is not None else None
             reference = read_landmarks(reference_folder / f"{key}.json").reorder(names)
+            case_errors = point_errors(prediction, reference)
+            guided_case_errors = point_errors(searched, reference) if searched is not None else None
             for i, name in enumerate(names):
-                error = guided_error = None
                 if reference.present[i]:
-                    error = float(np.linalg.norm(prediction.points[i] - reference.points[i]))
-                    errors[name].append(error)
+                    errors[name].append(case_errors[i])
                 record = {"case": key, "landmark": name, "reference_present": bool(reference.present[i]),
-                          "confidence": float(prediction.confidence[i]), "error_mm": error}
+                          "confidence": float(prediction.confidence[i]), "error_mm": case_errors[i]}
                 if searched is not None:
                     if reference.present[i]:
-                        guided_error = float(np.linalg.norm(searched.points[i] - reference.points[i]))
-                        guided_errors.append(guided_error)
-                    record.update(guided_confidence=float(searched.confidence[i]), guided_error_mm=guided_error)
+                        guided_errors.append(guided_case_errors[i])
+                    record.update(guided_confidence=float(searched.confidence[i]),
+                                  guided_error_mm=guided_case_errors[i])
                 confidences.append(record)
             if on_case is not None:
                 on_case(key)
