@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from nnlandmark.inference.decode import decode_heatmaps
-from nnlandmark.inference.pair_sides import assign_pair_sides
+from nnlandmark.inference.pair_sides import assign_pair_sides, fit_midline
 
 SHAPE = (20, 24, 40)
 SIGMA = (1.5, 1.5, 1.5)
@@ -60,3 +61,86 @@ def test_a_pair_on_its_sides_is_left_as_decoded() -> None:
     assert changes == []
     np.testing.assert_array_equal(positions, before[0])
     np.testing.assert_array_equal(confidences, before[1])
+
+
+# --- the midline: other pairs show where the patient's mid-sagittal plane is (array axis 2 = LPS x here)
+MIDLINE_X = 19.5
+OTHER_PAIRS = [(np.array([4.0, 5.0, 27.0]), np.array([4.0, 5.0, 12.0])),
+               (np.array([16.0, 18.0, 25.0]), np.array([16.0, 18.0, 14.0]))]
+
+
+def _world(p: np.ndarray) -> np.ndarray:
+    """Array (z, y, x) to LPS mm with 1 mm voxels: LPS x is the array's x."""
+    p = np.asarray(p, dtype=np.float64).reshape(-1, 3)
+    return p[:, ::-1].copy()
+
+
+def _assign_with_midline(left: torch.Tensor, right: torch.Tensor, *, world: bool = True
+                         ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Pair (0, 1) is the one under test; pairs (2, 3) and (4, 5) sit on their sides and show the midline."""
+    others = [_channel([(place, 0.9)]) for pair in OTHER_PAIRS for place in pair]
+    logits = torch.stack([torch.zeros(SHAPE), left, right, *others]).half()
+    positions, confidences = decode_heatmaps(logits, activation="log_probability", radius=(3, 3, 3))
+    pairs = [(0, 1), (2, 3), (4, 5)]
+    if not world:
+        return assign_pair_sides(logits, positions, confidences, pairs=pairs, activation="log_probability",
+                                 radius=(3, 3, 3), sigma_vox=SIGMA, lps_x=lambda p: np.asarray(p)[:, 2])
+    return assign_pair_sides(logits, positions, confidences, pairs=pairs, activation="log_probability",
+                             radius=(3, 3, 3), sigma_vox=SIGMA, world=_world, side_margin_mm=3.0)
+
+
+def test_fit_midline_finds_an_oblique_plane_and_counts_a_swapped_pair_the_same() -> None:
+    normal = np.array([np.cos(0.3), np.sin(0.3), 0.0])  # patient left, turned 17 degrees about the LPS z axis
+    offset = 12.0
+    points = []
+    for along, height in ((20.0, 0.0), (35.0, 10.0), (28.0, -15.0)):
+        centre = offset * normal + np.array([-np.sin(0.3), np.cos(0.3), 0.0]) * height + [0.0, 0.0, height]
+        points += [centre + along * normal, centre - along * normal]
+    points_mm = np.asarray(points)
+    pairs = [(0, 1), (3, 2), (4, 5)]  # the second pair's channels are swapped: (right twin, left twin)
+    midline = fit_midline(points_mm, pairs)
+    assert midline is not None
+    np.testing.assert_allclose(midline.normal, normal, atol=1e-9)
+    assert midline.offset == pytest.approx(offset)
+    np.testing.assert_allclose(midline.side(points_mm), [20, -20, 35, -35, 28, -28], atol=1e-9)
+    assert fit_midline(points_mm, []) is None
+
+
+def test_an_absent_twin_does_not_push_the_present_one_onto_a_stray_mode_further_out() -> None:
+    # the right twin is absent: both channels peak on the left twin, and the pair's strongest other mode is a
+    # stray place further left (as in seed 1's case 003); on the right side there is only a faint mode
+    stray = np.array([10.0, 12.0, 37.0])
+    faint_right = np.array([8.0, 14.0, 6.0])
+    left = _channel([(LEFT_TWIN, 0.7), (stray, 0.1), (faint_right, 0.002)])
+    right = _channel([(LEFT_TWIN, 0.5), (stray, 0.1), (faint_right, 0.002)])
+
+    x_only, x_confidences, _ = _assign_with_midline(left, right, world=False)
+    np.testing.assert_allclose(x_only[0], stray, atol=0.05)      # LPS x alone: the present twin is moved away
+    np.testing.assert_allclose(x_only[1], LEFT_TWIN, atol=0.05)  # and the absent one takes its place
+    assert x_confidences[1] > 0.3
+
+    positions, confidences, changes = _assign_with_midline(left, right)
+    np.testing.assert_allclose(positions[0], LEFT_TWIN, atol=0.05)
+    np.testing.assert_allclose(positions[1], faint_right, atol=0.05)
+    assert confidences[1] < 0.01 < 0.3 < confidences[0]  # the absent twin comes out unconfident
+    assert len(changes) == 1 and "midline" in changes[0]
+
+
+def test_two_places_on_one_side_send_the_less_confident_channel_to_the_other_side() -> None:
+    stray = np.array([10.0, 12.0, 37.0])
+    right_twin = RIGHT_TWIN
+    left = _channel([(LEFT_TWIN, 0.8), (right_twin, 0.02)])
+    right = _channel([(stray, 0.3), (LEFT_TWIN, 0.1), (right_twin, 0.2)])
+    positions, _, changes = _assign_with_midline(left, right)
+    np.testing.assert_allclose(positions[0], LEFT_TWIN, atol=0.05)
+    np.testing.assert_allclose(positions[1], right_twin, atol=0.05)
+    assert len(changes) == 1
+
+
+def test_with_the_midline_a_pair_on_its_sides_and_a_swapped_pair_behave_as_before() -> None:
+    positions, _, changes = _assign_with_midline(_channel([(LEFT_TWIN, 0.5)]), _channel([(RIGHT_TWIN, 0.5)]))
+    assert changes == []
+    positions, _, changes = _assign_with_midline(_channel([(RIGHT_TWIN, 0.5)]), _channel([(LEFT_TWIN, 0.5)]))
+    np.testing.assert_allclose(positions[0], LEFT_TWIN, atol=0.05)
+    np.testing.assert_allclose(positions[1], RIGHT_TWIN, atol=0.05)
+    assert changes == ["landmarks 0 and 1: swapped"]

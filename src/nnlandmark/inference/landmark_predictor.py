@@ -26,7 +26,6 @@ from nnlandmark.inference.decode import (
     CONFIDENCE_RADIUS,
     Activation,
     confidence_radius,
-    decode_heatmaps,
     fold_consensus,
     fold_votes,
     recipe_sigma_vox,
@@ -36,7 +35,8 @@ from nnlandmark.inference.guided import INFERENCE_MODES, GuidedSearch, full_wind
 from nnlandmark.inference.landmark_prior import LandmarkPrior
 from nnlandmark.inference.model_folder import MODEL_INFO, check_model_folder, checkpoint_files, read_json
 from nnlandmark.inference.network import NullLogitNetwork
-from nnlandmark.inference.pair_sides import assign_pair_sides
+from nnlandmark.inference.pair_sides import SAME_PLACE_SIGMAS, assign_pair_sides
+from nnlandmark.inference.prior_modes import decode_with_prior
 from nnlandmark.inference.shared_places import apart_pairs, part_shared_places
 from nnlandmark.landmarks import LandmarkSet
 from nnlandmark.landmarks.mirror_pairs import pair_indices
@@ -116,25 +116,31 @@ class LandmarkPredictor:
         with torch.inference_mode():  # nnU-Net's outputs are inference tensors: summed in place only in this mode
             for logits in self._fold_logits(data):
                 shape = tuple(logits.shape[1:])
-                positions, confidence = self._decode(logits, lps_x=lambda p: world(p)[:, 0])
+                positions, confidence = self._decode(logits, world=world)
                 confidences.append(confidence)
                 total = logits if total is None else total.add_(logits)
             if len(confidences) > 1:
                 total /= len(confidences)
-                positions, _ = self._decode(total, lps_x=lambda p: world(p)[:, 0])
+                positions, _ = self._decode(total, world=world)
                 confidence = fold_consensus(confidences)
         windows = full_window_count(self, shape)
         self.last_cost = {"inference": "full", "windows": windows, "evaluations": windows * len(confidences)}
         present = fold_votes(confidences, self.presence_threshold)
         return LandmarkSet(self.names, world(positions), present, confidence)
 
-    def _decode(self, logits: torch.Tensor, *, lps_x: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Positions (array order) and confidences of one output, mirror pairs put on their sides."""
-        positions, confidence = decode_heatmaps(logits, activation=self.activation, radius=self.confidence_radius)
+    def _decode(self, logits: torch.Tensor, *, world: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (array order) and confidences of one output: each channel at its prior-gated mode
+        (:mod:`~nnlandmark.inference.prior_modes`), mirror pairs put on their sides, shared places parted.
+        ``world`` maps array positions to LPS mm."""
+        positions, confidence, notes = decode_with_prior(logits, activation=self.activation,
+                                                         radius=self.confidence_radius, prior=self.prior)
+        for note in notes:
+            log.debug("landmark prior: %s", note)
         if self.mirror_pairs:
             positions, confidence, changes = assign_pair_sides(
                 logits, positions, confidence, pairs=self.mirror_pairs, activation=self.activation,
-                radius=self.confidence_radius, sigma_vox=self.sigma_vox, lps_x=lps_x)
+                radius=self.confidence_radius, sigma_vox=self.sigma_vox, world=world,
+                side_margin_mm=self.side_margin_mm)
             for change in changes:
                 log.debug("mirror pair: %s", change)
         if self.apart:
@@ -144,6 +150,12 @@ class LandmarkPredictor:
             for change in changes:
                 log.debug("shared place: %s", change)
         return positions, confidence
+
+    @property
+    def side_margin_mm(self) -> float:
+        """How far (mm) from the fitted midline a place must lie to count as on one side: 2 target sigma."""
+        spacing = np.asarray(self.configuration_manager.spacing, dtype=np.float64)
+        return SAME_PLACE_SIGMAS * float(np.mean(np.asarray(self.sigma_vox) * spacing))
 
     def _fold_logits(self, data: torch.Tensor) -> Iterator[torch.Tensor]:
         """Each loaded fold's sliding-window output on the CPU (the network as it is when no folds are loaded)."""

@@ -12,12 +12,19 @@ left (+x in LPS). For each pair (found from the names and checked on the trainin
 
 Each landmark's confidence is then read from its own channel at its place, so a landmark whose channel
 has no mode on its side comes out with a low confidence (and absent, below the model's threshold).
+
+Where the other pairs show the patient's midline (:func:`fit_midline`: the mid-sagittal plane through their
+midpoints), a pair whose two channels peak at one place, or at two places on the same side of it, is decided
+by that plane instead: the place (the more confident one) goes to the twin of its side, and the other twin
+takes the pair's best mode on the other side. Comparing the two places' LPS x alone would give a twin that
+is absent a stray mode further out on the present twin's side, and the present twin's place to the absent one.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -66,6 +73,68 @@ def best_mode_outside(channel: torch.Tensor, barred: Sequence[np.ndarray],
     return tuple(int(i) for i in np.unravel_index(flat, tuple(channel.shape)))
 
 
+def pair_log_heatmap(logits: torch.Tensor, pair: tuple[int, int], activation: Activation,
+                     first_channel: int) -> torch.Tensor:
+    """Sum of a pair's two log-heatmaps: its modes are places both channels take for a twin."""
+    left, right = pair
+    return (log_heatmap(logits[first_channel + left], activation=activation)
+            + log_heatmap(logits[first_channel + right], activation=activation))
+
+
+@dataclass(frozen=True)
+class Midline:
+    """The patient's mid-sagittal plane in LPS mm: ``normal`` (unit, towards patient left) and ``offset``."""
+
+    normal: np.ndarray
+    offset: float
+
+    def side(self, points_mm: np.ndarray) -> np.ndarray:
+        """Signed distance (mm) of (N, 3) LPS points from the plane: positive on the patient's left."""
+        return np.asarray(points_mm, dtype=np.float64).reshape(-1, 3) @ self.normal - self.offset
+
+
+def fit_midline(points_mm: np.ndarray, pairs: Sequence[tuple[int, int]]) -> Midline | None:
+    """The mid-sagittal plane of (K, 3) LPS landmark points from their mirror ``pairs`` (None if no pair is usable).
+
+    The normal is the mean direction from the right to the left twin (each oriented to patient left, +x, so a
+    swapped pair counts the same); the offset is the median of the midpoints along it, so one pair with a
+    stray twin does not move the plane when there are three or more. Pairs whose twins are less than 1 mm
+    apart are left out.
+    """
+    directions, midpoints = [], []
+    for a, b in pairs:
+        vector = np.asarray(points_mm[a], dtype=np.float64) - np.asarray(points_mm[b], dtype=np.float64)
+        length = float(np.linalg.norm(vector))
+        if not np.isfinite(length) or length < 1.0:
+            continue
+        directions.append(vector / length * (1.0 if vector[0] >= 0 else -1.0))
+        midpoints.append((np.asarray(points_mm[a]) + np.asarray(points_mm[b])) / 2.0)
+    if not directions:
+        return None
+    normal = np.mean(directions, axis=0)
+    normal /= np.linalg.norm(normal)
+    return Midline(normal, float(np.median(np.asarray(midpoints) @ normal)))
+
+
+def best_mode_on_side(channel: torch.Tensor, barred: Sequence[np.ndarray], radius: Sequence[int], *,
+                      left: bool, midline: Midline, world: Callable[[np.ndarray], np.ndarray],
+                      candidates: int = 64) -> tuple[int, ...] | None:
+    """Index of the largest of the ``candidates`` largest local maxima of ``channel`` that lies on the patient's
+    ``left`` (else right) side of ``midline``, outside the boxes of ``radius`` voxels around ``barred``."""
+    maxima = local_maxima(channel)
+    for place in barred:
+        centre = np.rint(place).astype(int)
+        maxima[tuple(slice(max(0, c - r), max(0, c + r + 1)) for c, r in zip(centre, radius))] = -math.inf
+    values, flat = torch.topk(maxima.flatten(), min(candidates, maxima.numel()))
+    finite = [int(i) for v, i in zip(values.tolist(), flat.tolist()) if math.isfinite(v)]
+    if not finite:
+        return None
+    voxels = np.stack(np.unravel_index(np.asarray(finite), tuple(channel.shape)), axis=-1)
+    sides = midline.side(world(voxels.astype(np.float64)))
+    wanted = np.flatnonzero(sides > 0 if left else sides < 0)
+    return None if wanted.size == 0 else tuple(int(i) for i in voxels[wanted[0]])
+
+
 def assign_pair_sides(
     logits: torch.Tensor,
     positions: np.ndarray,
@@ -75,32 +144,60 @@ def assign_pair_sides(
     activation: Activation,
     radius: Sequence[int],
     sigma_vox: Sequence[float],
-    lps_x: Callable[[np.ndarray], np.ndarray],
+    lps_x: Callable[[np.ndarray], np.ndarray] | None = None,
+    world: Callable[[np.ndarray], np.ndarray] | None = None,
+    side_margin_mm: float = 0.0,
     first_channel: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Positions (K, 3, array order) and confidences with every (left, right) pair put on its side.
 
-    ``logits`` (C, Z, Y, X) are the decoded output (landmark k in channel ``first_channel + k``);
-    ``lps_x`` maps (N, 3) array positions to their LPS x in mm. Returns copies and one line per pair changed.
+    ``logits`` (C, Z, Y, X) are the decoded output (landmark k in channel ``first_channel + k``). ``world`` maps
+    (N, 3) array positions to LPS mm; with it, the other pairs' midline decides a pair at one place or on one
+    side (farther than ``side_margin_mm`` from the plane). ``lps_x`` (LPS x in mm of array positions) is the
+    older form: the LPS x comparison only. Returns copies and one line per pair changed.
     """
+    if world is None and lps_x is None:
+        raise ValueError("assign_pair_sides needs world (array positions to LPS mm) or lps_x")
+    x_of = lps_x if world is None else (lambda p: world(p)[:, 0])
     positions, confidences = positions.copy(), confidences.copy()
     sigma = np.asarray(sigma_vox, dtype=np.float64)
     exclusion = exclusion_radius(sigma)
+    points_mm = world(positions) if world is not None else None
     changes = []
     for left, right in pairs:
         places = [positions[left].copy(), positions[right].copy()]
+        at_one_place = same_place(places[0], places[1], sigma)
+
+        assigned: dict[int, np.ndarray] | None = None
         note = "swapped"
-        if same_place(places[0], places[1], sigma):
-            shared = places[0] if confidences[left] >= confidences[right] else places[1]
-            both = (log_heatmap(logits[first_channel + left], activation=activation)
-                    + log_heatmap(logits[first_channel + right], activation=activation))
-            other = best_mode_outside(both, [shared], exclusion)
-            if other is None:
-                continue
-            places = [shared, np.asarray(other, dtype=np.float64)]
-            note = "peaked at one place; the other is the pair's second mode"
+        midline = (fit_midline(points_mm, [p for p in pairs if p != (left, right)])
+                   if points_mm is not None else None)
+        if midline is not None:
+            sides = midline.side(points_mm[[left, right]])
+            if at_one_place or (np.all(np.abs(sides) > side_margin_mm) and sides[0] * sides[1] > 0):
+                keep = 0 if confidences[left] >= confidences[right] else 1
+                kept_side = float(sides[keep])
+                if abs(kept_side) > side_margin_mm:
+                    owner, other_k = (left, right) if kept_side > 0 else (right, left)
+                    other = best_mode_on_side(pair_log_heatmap(logits, (left, right), activation, first_channel), [places[keep]], exclusion, left=other_k == left,
+                                              midline=midline, world=world)
+                    if other is None:
+                        continue
+                    assigned = {owner: places[keep], other_k: np.asarray(other, dtype=np.float64)}
+                    note = ("peaked on one side of the midline; the other twin takes the pair's best mode "
+                            "on its side")
+        if assigned is None:
+            if at_one_place:
+                shared = places[0] if confidences[left] >= confidences[right] else places[1]
+                other = best_mode_outside(pair_log_heatmap(logits, (left, right), activation, first_channel),
+                                          [shared], exclusion)
+                if other is None:
+                    continue
+                places = [shared, np.asarray(other, dtype=np.float64)]
+                note = "peaked at one place; the other is the pair's second mode"
+            assigned = by_side(left, right, places, x_of)
         moved = False
-        for k, place in by_side(left, right, places, lps_x).items():
+        for k, place in assigned.items():
             if not np.array_equal(place, positions[k]):
                 positions[k], confidences[k] = decode_at(logits[first_channel + k], np.rint(place).astype(int),
                                                          activation=activation, radius=radius)
