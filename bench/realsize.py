@@ -10,7 +10,14 @@ run's ``results/realsize/tables/summary.csv`` and ``folds.csv`` and writes ``ben
 ``bench/results/realsize.md`` and the table between the ``realsize-table`` markers of README.md.
 Estimated 20-25 minutes per recipe on 2 CPU cores.
 
-Usage: python bench/realsize.py [--recipes ssce_null mse ssce ssce_null@1] [--cores 2] [--dry-run] [--reuse] [--no-readme]
+``--redecode`` re-validates an earlier run with the current code, without retraining (about 4 minutes): each
+fold's whole-case validation and the test predictions are made again from the trained checkpoints
+(``snakemake --forcerun train_fold`` once the folds' ``validation/summary.json`` are removed), for decoding
+changes. The run's ``run.json`` keeps its training record and adds ``redecoded`` (commit, date); its stage
+times stay those of the original run.
+
+Usage: python bench/realsize.py [--recipes ssce_null mse ssce ssce_null@1] [--cores 2] [--dry-run] [--reuse]
+       [--redecode] [--no-readme]
 """
 
 from __future__ import annotations
@@ -102,6 +109,41 @@ def run_recipe(recipe: str, *, cores: str) -> dict[str, Any]:
         record["log_tail"] = (folder / "snakemake.log").read_text()[-3000:]
     (folder / "run.json").write_text(json.dumps(record, indent=2) + "\n")
     say(f"{recipe}: exit {result.returncode} after {record['seconds'] / 60:.1f} min")
+    return record
+
+
+def redecode_run(spec: str, *, cores: str) -> dict[str, Any]:
+    """Validate and predict an earlier successful run again with the current code, from its trained folds."""
+    folder = recipe_dir(spec)
+    previous = folder / "run.json"
+    if not previous.is_file():
+        raise SystemExit(f"--redecode {spec}: {previous} does not exist; run the recipe first (without --redecode)")
+    record = json.loads(previous.read_text())
+    if record["returncode"]:
+        raise SystemExit(f"--redecode {spec}: the run in {folder} failed (exit {record['returncode']}); run it again")
+    for summary in folder.glob("results/*/nnunet/nnUNet_results/*/*/fold_*/validation/summary.json"):
+        summary.unlink()  # a fold whose summary is missing is validated again from its checkpoint_final
+    benchmarks, kept = folder / "benchmarks", folder / "benchmarks.training-run"
+    if benchmarks.is_dir() and not kept.exists():
+        shutil.copytree(benchmarks, kept)
+    command = [*snakemake_command(spec, cores=cores), "--forcerun", "train_fold"]
+    say(f"{spec}: re-decoding: {shlex.join(command)}")
+    start = time.perf_counter()
+    with open(folder / "snakemake-redecode.log", "w") as log:
+        result = subprocess.run(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, check=False)
+    if kept.is_dir():  # the stage times stay those of the training run
+        shutil.rmtree(benchmarks, ignore_errors=True)
+        kept.rename(benchmarks)
+    record["redecoded"] = {
+        "commit": machine_info().get("git_commit"),
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "seconds": time.perf_counter() - start,
+        "returncode": result.returncode,
+    }
+    previous.write_text(json.dumps(record, indent=2) + "\n")
+    if result.returncode:
+        raise SystemExit(f"--redecode {spec}: snakemake exited {result.returncode}; see {folder / 'snakemake-redecode.log'}")
+    say(f"{spec}: re-decoded in {record['redecoded']['seconds'] / 60:.1f} min")
     return record
 
 
@@ -213,6 +255,13 @@ def markdown(runs: list[dict[str, Any]], machine: dict[str, Any]) -> str:
     commits = [f"`{run['recipe']}` {run['commit']}" for run in runs if run.get("commit")]
     if commits:
         lines.append(f"Code each run ran (commit): {', '.join(commits)}; runs without one predate this record.")
+    redecoded = [f"`{run['recipe']}` with {run['redecoded']['commit']} at {run['redecoded']['date'][:16].replace('T', ' ')}"
+                 for run in runs if (run.get("redecoded") or {}).get("returncode") == 0]
+    if redecoded:
+        lines.append(
+            f"Validated and predicted again from the trained folds (`--redecode`, decoding changes only): "
+            f"{', '.join(redecoded)}; those rows' numbers are the new decoding's, their minutes the training run's."
+        )
     cores = " / ".join(sorted({str(run.get("cores", "?")) for run in runs}))
     lines.append(
         f"Command: `python bench/realsize.py {' '.join(sys.argv[1:])}`; each recipe "
@@ -248,6 +297,11 @@ def main() -> None:
         action="store_true",
         help="tabulate a recipe's earlier successful run (its run.json) instead of running it again",
     )
+    parser.add_argument(
+        "--redecode",
+        action="store_true",
+        help="validate and predict each recipe's earlier run again with the current code (no retraining)",
+    )
     parser.add_argument("--no-readme", action="store_true", help="leave README.md's table as it is")
     args = parser.parse_args()
     if args.dry_run:
@@ -259,6 +313,9 @@ def main() -> None:
     runs = []
     for recipe in args.recipes:
         previous = recipe_dir(recipe) / "run.json"
+        if args.redecode:
+            runs.append(collect(redecode_run(recipe, cores=args.cores)))
+            continue
         record = json.loads(previous.read_text()) if args.reuse and previous.is_file() else None
         if record is None or record["returncode"]:
             record = run_recipe(recipe, cores=args.cores)
