@@ -8,8 +8,10 @@ import pytest
 import torch
 
 from nnlandmark.inference.decode import decode_heatmaps
+from nnlandmark.inference.landmark_predictor import predictor_for_network
 from nnlandmark.inference.landmark_prior import LandmarkPrior
 from nnlandmark.inference.prior_modes import GATE_SDS, decode_with_prior, prior_gated_peak
+from tests.inference import perfect_model as pm
 
 SHAPE = (20, 24, 30)
 SIGMA = 1.5
@@ -89,3 +91,17 @@ def test_a_prior_for_another_number_of_landmarks_is_refused() -> None:
     with pytest.raises(ValueError, match="prior has 2 landmarks, the output 1 channels"):
         decode_with_prior(logits_of(log_gaussians([(TRUE, 0.5)])), activation="log_probability", radius=RADIUS,
                           prior=prior_at([TRUE, TRUE], sd_vox=2.0))
+
+
+def test_the_predictors_full_mode_decodes_with_the_models_prior() -> None:
+    plans = pm.plans((16, 16, 16))
+    predictor = predictor_for_network(pm.null_network(np.asarray([TRUE])), plans, plans.get_configuration("3d_fullres"),
+                                      pm.dataset_json(("landmark",)), names=("landmark",),
+                                      activation="log_probability", device=torch.device("cpu"),
+                                      sigma_vox=(SIGMA,) * 3, prior=prior_at([TRUE], sd_vox=2.0))
+    logits = logits_of(log_gaussians([(LOOKALIKE, 0.6), (TRUE, 0.3)]))
+    positions, _ = predictor._decode(logits, world=lambda p: np.asarray(p)[:, ::-1])
+    np.testing.assert_allclose(positions[0], TRUE, atol=0.05)
+    predictor.prior = None
+    positions, _ = predictor._decode(logits, world=lambda p: np.asarray(p)[:, ::-1])
+    np.testing.assert_allclose(positions[0], LOOKALIKE, atol=0.05)
