@@ -56,3 +56,28 @@ def test_final_validation_writes_landmarks_and_summary(make_trainer: Callable[..
     summary = json.loads((validation / "summary.json").read_text())
     assert summary["n_cases"] == 1 and np.isfinite(summary["mre_mm"])
     assert (validation / "case_0.json").is_file()
+
+
+def test_final_validation_decodes_with_the_folds_landmark_prior_as_prediction_does(
+        make_trainer: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    # the absence threshold is chosen on these confidences: they must come from the decoding prediction uses
+    import nnlandmark.training.trainer as trainer_module
+    from nnlandmark.inference.landmark_prior import LandmarkPrior
+
+    trainer = make_trainer()
+    trainer.network = FlatLogits()
+    trainer.dataset_class = OneCase
+    trainer.prior = LandmarkPrior(np.full((2, 3), 0.5), np.full((2, 3), 0.1), np.array([5, 5]))
+    monkeypatch.setattr(trainer, "do_split", lambda: (["case_1"], ["case_0"]))
+    seen = {}
+
+    def capture(predictor: Any, dataset: Any, *, out_folder: Path, **kwargs: Any) -> dict[str, Any]:
+        seen["full"], seen["guided"] = predictor, kwargs.get("guided")
+        out_folder.mkdir(parents=True)
+        return {"n_cases": 1, "mre_mm": 1.0, "guided_mre_mm": 1.0}
+
+    monkeypatch.setattr(trainer_module, "validate_cases", capture)
+    trainer.perform_actual_validation()
+    assert seen["full"].inference == "full" and seen["full"].prior is trainer.prior
+    if seen["guided"] is not None:  # an ssce_null trainer validates the guided mode too, from the same prior
+        assert seen["guided"].inference == "guided" and seen["guided"].prior is trainer.prior

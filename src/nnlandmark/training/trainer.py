@@ -144,11 +144,12 @@ class nnLandmarkTrainer(nnUNetTrainer):  # noqa: N801 - nnU-Net names trainers i
                                           self.dataset_json, names=self.dataset_json["landmarks"],
                                           activation=self.recipe.heatmap.activation, device=self.device,
                                           sigma_vox=self.recipe.heatmap.sigma_per_axis(spacing),
-                                          mirror_pairs=self.mirror_pairs, may_share_place=self.may_share_place)
+                                          mirror_pairs=self.mirror_pairs, may_share_place=self.may_share_place,
+                                          prior=self.prior)  # decoded as prediction decodes (prior_modes.py)
         _, val_keys = self.do_split()
         guided = None
         if predictor.activation == "log_probability" and self.prior is not None:
-            guided = dataclasses.replace(predictor, inference="guided", prior=self.prior)
+            guided = dataclasses.replace(predictor, inference="guided")
         out = Path(self.output_folder, "validation")
         summary = validate_cases(
             predictor, self.dataset_class(self.preprocessed_dataset_folder, val_keys),
