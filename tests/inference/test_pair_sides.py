@@ -75,9 +75,10 @@ def _world(p: np.ndarray) -> np.ndarray:
     return p[:, ::-1].copy()
 
 
-def _assign_with_midline(left: torch.Tensor, right: torch.Tensor, *, world: bool = True
+def _assign_with_midline(left: torch.Tensor, right: torch.Tensor, *, world: bool = True, half_mm: float = 10.5
                          ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Pair (0, 1) is the one under test; pairs (2, 3) and (4, 5) sit on their sides and show the midline."""
+    """Pair (0, 1) is the one under test; pairs (2, 3) and (4, 5) sit on their sides and show the midline.
+    ``half_mm``: half the expected distance of pair (0, 1)'s twins (their prior places): 10.5 mm as drawn."""
     others = [_channel([(place, 0.9)]) for pair in OTHER_PAIRS for place in pair]
     logits = torch.stack([torch.zeros(SHAPE), left, right, *others]).half()
     positions, confidences = decode_heatmaps(logits, activation="log_probability", radius=(3, 3, 3))
@@ -86,7 +87,8 @@ def _assign_with_midline(left: torch.Tensor, right: torch.Tensor, *, world: bool
         return assign_pair_sides(logits, positions, confidences, pairs=pairs, activation="log_probability",
                                  radius=(3, 3, 3), sigma_vox=SIGMA, lps_x=lambda p: np.asarray(p)[:, 2])
     return assign_pair_sides(logits, positions, confidences, pairs=pairs, activation="log_probability",
-                             radius=(3, 3, 3), sigma_vox=SIGMA, world=_world, side_margin_mm=3.0)
+                             radius=(3, 3, 3), sigma_vox=SIGMA, world=_world, side_margin_mm=3.0,
+                             half_separation_mm=[half_mm, 7.5, 5.5])
 
 
 def test_fit_midline_finds_an_oblique_plane_and_counts_a_swapped_pair_the_same() -> None:
@@ -124,6 +126,18 @@ def test_an_absent_twin_does_not_push_the_present_one_onto_a_stray_mode_further_
     np.testing.assert_allclose(positions[1], faint_right, atol=0.05)
     assert confidences[1] < 0.01 < 0.3 < confidences[0]  # the absent twin comes out unconfident
     assert len(changes) == 1 and "midline" in changes[0]
+
+
+def test_a_pair_expected_near_the_midline_is_left_to_the_lps_x_comparison() -> None:
+    # twins expected 2.5 mm each side of the plane (< 2 side margins): a few mm of error in the fitted plane
+    # would put both on one side, so the midline does not decide; the absent-twin case goes as LPS x says
+    stray = np.array([10.0, 12.0, 37.0])
+    left = _channel([(LEFT_TWIN, 0.7), (stray, 0.1)])
+    right = _channel([(LEFT_TWIN, 0.5), (stray, 0.1)])
+    expected, _, _ = _assign_with_midline(left, right, world=False)
+    positions, _, changes = _assign_with_midline(left, right, half_mm=2.5)
+    np.testing.assert_array_equal(positions, expected)
+    assert len(changes) == 1 and "second mode" in changes[0]
 
 
 def test_two_places_on_one_side_send_the_less_confident_channel_to_the_other_side() -> None:

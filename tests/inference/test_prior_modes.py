@@ -105,3 +105,19 @@ def test_the_predictors_full_mode_decodes_with_the_models_prior() -> None:
     predictor.prior = None
     positions, _ = predictor._decode(logits, world=lambda p: np.asarray(p)[:, ::-1])
     np.testing.assert_allclose(positions[0], LOOKALIKE, atol=0.05)
+
+
+def test_the_predictor_gives_each_mirror_pair_half_the_distance_of_its_twins_prior_places() -> None:
+    plans = pm.plans((16, 16, 16))
+    names = ("cone_L", "cone_R")
+    predictor = predictor_for_network(pm.null_network(np.asarray([TRUE, LOOKALIKE])), plans,
+                                      plans.get_configuration("3d_fullres"), pm.dataset_json(names), names=names,
+                                      activation="log_probability", device=torch.device("cpu"),
+                                      sigma_vox=(SIGMA,) * 3, mirror_pairs=[names],
+                                      prior=prior_at([LOOKALIKE, TRUE], sd_vox=2.0))
+    two_mm_voxels = lambda p: np.asarray(p)[:, ::-1] * 2.0  # noqa: E731
+    assert predictor.half_separations(SHAPE, two_mm_voxels) == pytest.approx([16.0])  # 16 voxels of 2 mm apart
+    predictor.prior = prior_at([LOOKALIKE, None], sd_vox=2.0)
+    assert predictor.half_separations(SHAPE, two_mm_voxels) == [0.0]
+    predictor.prior = None
+    assert predictor.half_separations(SHAPE, two_mm_voxels) is None

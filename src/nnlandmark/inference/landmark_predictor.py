@@ -140,7 +140,8 @@ class LandmarkPredictor:
             positions, confidence, changes = assign_pair_sides(
                 logits, positions, confidence, pairs=self.mirror_pairs, activation=self.activation,
                 radius=self.confidence_radius, sigma_vox=self.sigma_vox, world=world,
-                side_margin_mm=self.side_margin_mm)
+                side_margin_mm=self.side_margin_mm,
+                half_separation_mm=self.half_separations(tuple(logits.shape[1:]), world))
             for change in changes:
                 log.debug("mirror pair: %s", change)
         if self.apart:
@@ -150,6 +151,18 @@ class LandmarkPredictor:
             for change in changes:
                 log.debug("shared place: %s", change)
         return positions, confidence
+
+    def half_separations(self, shape: tuple[int, ...], world: Callable[[np.ndarray], np.ndarray]) -> list[float] | None:
+        """Per mirror pair, half the distance (mm) between its twins' prior places on a grid of ``shape``
+        (0 where a twin has none); None without a prior."""
+        if self.prior is None:
+            return None
+        centres = self.prior.centres(shape)
+        halves = []
+        for left, right in self.mirror_pairs:
+            known = np.all(np.isfinite(centres[[left, right]]))
+            halves.append(float(np.linalg.norm(np.subtract(*world(centres[[left, right]])))) / 2.0 if known else 0.0)
+        return halves
 
     @property
     def side_margin_mm(self) -> float:

@@ -18,6 +18,10 @@ midpoints), a pair whose two channels peak at one place, or at two places on the
 by that plane instead: the place (the more confident one) goes to the twin of its side, and the other twin
 takes the pair's best mode on the other side. Comparing the two places' LPS x alone would give a twin that
 is absent a stray mode further out on the present twin's side, and the present twin's place to the absent one.
+Only pairs whose twins usually lie well off the midline (half their expected distance, from the landmark
+prior, at least twice the side margin) are decided this way, and only by a place farther from the plane than
+half that; a pair near the midline (two ends of a small midline structure) is left to the LPS x comparison,
+as a few mm of error in the fitted plane would put both of its twins on one side.
 """
 
 from __future__ import annotations
@@ -96,8 +100,8 @@ class Midline:
 def fit_midline(points_mm: np.ndarray, pairs: Sequence[tuple[int, int]]) -> Midline | None:
     """The mid-sagittal plane of (K, 3) LPS landmark points from their mirror ``pairs`` (None if no pair is usable).
 
-    The normal is the mean direction from the right to the left twin (each oriented to patient left, +x, so a
-    swapped pair counts the same); the offset is the median of the midpoints along it, so one pair with a
+    The normal is the direction of the sum of the vectors from the right to the left twin (each oriented to
+    patient left, +x, so a swapped pair counts the same; a pair far apart weighs more than a close one); the offset is the median of the midpoints along it, so one pair with a
     stray twin does not move the plane when there are three or more. Pairs whose twins are less than 1 mm
     apart are left out.
     """
@@ -107,7 +111,7 @@ def fit_midline(points_mm: np.ndarray, pairs: Sequence[tuple[int, int]]) -> Midl
         length = float(np.linalg.norm(vector))
         if not np.isfinite(length) or length < 1.0:
             continue
-        directions.append(vector / length * (1.0 if vector[0] >= 0 else -1.0))
+        directions.append(vector * (1.0 if vector[0] >= 0 else -1.0))  # long pairs weigh more
         midpoints.append((np.asarray(points_mm[a]) + np.asarray(points_mm[b])) / 2.0)
     if not directions:
         return None
@@ -147,14 +151,16 @@ def assign_pair_sides(
     lps_x: Callable[[np.ndarray], np.ndarray] | None = None,
     world: Callable[[np.ndarray], np.ndarray] | None = None,
     side_margin_mm: float = 0.0,
+    half_separation_mm: Sequence[float] | None = None,
     first_channel: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Positions (K, 3, array order) and confidences with every (left, right) pair put on its side.
 
     ``logits`` (C, Z, Y, X) are the decoded output (landmark k in channel ``first_channel + k``). ``world`` maps
-    (N, 3) array positions to LPS mm; with it, the other pairs' midline decides a pair at one place or on one
-    side (farther than ``side_margin_mm`` from the plane). ``lps_x`` (LPS x in mm of array positions) is the
-    older form: the LPS x comparison only. Returns copies and one line per pair changed.
+    (N, 3) array positions to LPS mm. With it and ``half_separation_mm`` (per pair, half the expected distance
+    of its twins; 0 where unknown), the other pairs' midline decides a pair at one place or on one side when
+    its half separation is at least 2 ``side_margin_mm``. ``lps_x`` (LPS x in mm of array positions), alone, is
+    the LPS x comparison only. Returns copies and one line per pair changed.
     """
     if world is None and lps_x is None:
         raise ValueError("assign_pair_sides needs world (array positions to LPS mm) or lps_x")
@@ -164,20 +170,22 @@ def assign_pair_sides(
     exclusion = exclusion_radius(sigma)
     points_mm = world(positions) if world is not None else None
     changes = []
-    for left, right in pairs:
+    for index, (left, right) in enumerate(pairs):
         places = [positions[left].copy(), positions[right].copy()]
         at_one_place = same_place(places[0], places[1], sigma)
 
         assigned: dict[int, np.ndarray] | None = None
         note = "swapped"
-        midline = (fit_midline(points_mm, [p for p in pairs if p != (left, right)])
-                   if points_mm is not None else None)
+        half = float(half_separation_mm[index]) if half_separation_mm is not None else 0.0
+        bilateral = points_mm is not None and np.isfinite(half) and half >= 2.0 * side_margin_mm and half > 0
+        midline = fit_midline(points_mm, [p for p in pairs if p != (left, right)]) if bilateral else None
         if midline is not None:
+            margin = max(side_margin_mm, half / 2.0)
             sides = midline.side(points_mm[[left, right]])
-            if at_one_place or (np.all(np.abs(sides) > side_margin_mm) and sides[0] * sides[1] > 0):
+            if at_one_place or (np.all(np.abs(sides) > margin) and sides[0] * sides[1] > 0):
                 keep = 0 if confidences[left] >= confidences[right] else 1
                 kept_side = float(sides[keep])
-                if abs(kept_side) > side_margin_mm:
+                if abs(kept_side) > margin:
                     owner, other_k = (left, right) if kept_side > 0 else (right, left)
                     other = best_mode_on_side(pair_log_heatmap(logits, (left, right), activation, first_channel), [places[keep]], exclusion, left=other_k == left,
                                               midline=midline, world=world)
