@@ -76,6 +76,17 @@ def test_a_much_stronger_top_mode_outside_the_gate_is_kept() -> None:
     assert voxel == (10, 12, 16) and not moved
 
 
+def test_a_confident_peak_of_an_unusual_case_is_not_traded_for_a_look_alike_nearer_the_mean() -> None:
+    # the true structure 3.5 SD out (this case's anatomy is unusual), a look-alike 2.5 SD out on the other
+    # side with a seventh of the mass: a Gaussian prior (penalties 6.1 and 3.1) would take the look-alike; the
+    # heavy-tailed prior (4.9 and 3.4) keeps the peak, as the real-size seed 1's fold 1 needed
+    unusual, lookalike = (10.0, 12.0, 15.0), (10.0, 12.0, 3.0)
+    channel = log_gaussians([(unusual, 0.59), (lookalike, 0.08)])
+    voxel, moved = prior_gated_peak(channel, activation="log_probability", centre=np.asarray(TRUE),
+                                    spread=np.full(3, 2.0))
+    assert voxel == (10, 12, 15) and not moved
+
+
 def test_without_a_prior_or_for_a_never_seen_landmark_the_top_mode_is_decoded() -> None:
     logits = logits_of(log_gaussians([(LOOKALIKE, 0.6), (TRUE, 0.3)]), log_gaussians([(LOOKALIKE, 0.6), (TRUE, 0.3)]))
     plain = decode_heatmaps(logits, activation="log_probability", radius=RADIUS)
