@@ -170,3 +170,17 @@ def test_fold_table_reads_each_fold_at_the_absence_threshold() -> None:
     assert row["absent_below"] == 0.05
     assert np.isnan(table.loc[1, "n_gross_detected"])  # written before validation recorded errors
     assert "n_gross_detected" not in fold_table({0: summary}).columns
+
+
+def test_fold_table_reads_landmarks_with_their_own_threshold_at_it() -> None:
+    from nnlandmark.evaluation.summary import fold_table
+    from nnlandmark.inference.absence import AbsenceThresholds
+
+    records = [{"landmark": "navel", "reference_present": True, "confidence": 0.01, "error_mm": 1.0},
+               {"landmark": "sphere_R", "reference_present": False, "confidence": 0.03, "error_mm": None},
+               {"landmark": "sphere_L", "reference_present": True, "confidence": 0.4, "error_mm": 1.0}]
+    summary = {"n_cases": 1, "n_landmarks": 2, "gross_error_mm": 8.0, "n_gross": 0, "confidences": records}
+    overall = fold_table({0: summary}, absent_below=0.005).loc[0]
+    own = fold_table({0: summary}, absent_below=AbsenceThresholds(0.005, {"sphere_L": 0.2, "sphere_R": 0.2})).loc[0]
+    assert (overall["n_false_present"], overall["n_false_absent"]) == (1, 0)
+    assert (own["n_false_present"], own["n_false_absent"], own["absent_below"]) == (0, 0, 0.005)

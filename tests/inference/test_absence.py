@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from nnlandmark.inference.absence import (
+    AbsenceThresholds,
     choose_absence_threshold,
     has_guided_validation,
     is_gross_failure,
     threshold_from_validation,
+    thresholds_from_validation,
 )
 
 
@@ -76,3 +78,35 @@ def test_validation_without_guided_records_has_no_guided_threshold() -> None:
     old = {"confidences": [_record(True, 0.5, 1.0), _record(False, 0.01)]}
     assert not has_guided_validation([old]) and not has_guided_validation([])
     assert has_guided_validation([{"confidences": [_both(True, (0.5, 1.0), (0.6, 1.0))]}])
+
+
+def _named(landmark: str, present: bool, confidence: float) -> dict:
+    return {"case": "c", "landmark": landmark, "reference_present": present, "confidence": confidence,
+            "error_mm": 1.0 if present else None}
+
+
+def test_a_landmark_seen_absent_and_present_gets_its_own_threshold_pooled_with_its_twin() -> None:
+    # the navel is hard: present at 0.009-0.02. One overall threshold falls between the absent spheres'
+    # 0.002-0.004 and the navel, below what an absent sphere's channel can keep (0.03 here, present)
+    records = ([_named("navel", True, c) for c in (0.009, 0.012, 0.02)]
+               + [_named("sphere_L", True, c) for c in (0.4, 0.55)] + [_named("sphere_R", True, c) for c in (0.38, 0.6)]
+               + [_named("sphere_L", False, c) for c in (0.002, 0.03)] + [_named("sphere_R", False, 0.004)])
+    summary = {"gross_error_mm": 8.0, "confidences": records}
+    thresholds = thresholds_from_validation([summary], twins=[("sphere_L", "sphere_R")])
+    assert thresholds.overall == pytest.approx(threshold_from_validation([summary]))
+    assert thresholds.overall < 0.009
+    assert thresholds.landmarks == {"sphere_L": pytest.approx((0.03 + 0.38) / 2),
+                                    "sphere_R": pytest.approx((0.03 + 0.38) / 2)}
+    names = ("navel", "sphere_R", "sphere_L")
+    assert thresholds.for_names(names).tolist() == pytest.approx([thresholds.overall, 0.205, 0.205])
+    # not paired, each twin is judged on its own records
+    alone = thresholds_from_validation([summary])
+    assert alone.landmarks["sphere_R"] == pytest.approx((0.004 + 0.38) / 2)
+    assert alone.landmarks["sphere_L"] == pytest.approx((0.03 + 0.4) / 2)
+
+
+def test_landmarks_never_seen_absent_keep_the_overall_threshold() -> None:
+    records = [_named("a", True, 0.5), _named("a", True, 0.4), _named("b", True, 0.3), _named("b", False, 0.01)]
+    thresholds = thresholds_from_validation([{"gross_error_mm": 8.0, "confidences": records}])
+    assert set(thresholds.landmarks) == {"b"}
+    assert AbsenceThresholds(0.1, {"b": 0.2}).for_names(["a", "b"]).tolist() == [0.1, 0.2]

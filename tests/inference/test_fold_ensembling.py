@@ -126,6 +126,22 @@ def test_folds_vote_on_presence_each_against_the_single_fold_threshold() -> None
     assert fold_votes(confidences[1:], 0.01).tolist() == [True, False, True]  # two folds: one of them is half
 
 
+def test_folds_vote_against_each_landmarks_own_threshold() -> None:
+    from nnlandmark.inference.decode import fold_votes
+
+    confidences = [np.array([0.02, 0.03]), np.array([0.02, 0.03]), np.array([0.001, 0.2])]
+    assert fold_votes(confidences, np.array([0.01, 0.1])).tolist() == [True, False]
+
+
+def test_the_full_mode_holds_landmarks_with_their_own_threshold_to_it_and_the_guided_mode_to_its_one() -> None:
+    landmark_predictor = predictor(pm.null_network(FOLD_A))
+    landmark_predictor.absent_below, landmark_predictor.absent_below_landmarks = 0.005, {"right": 0.2}
+    landmark_predictor.absent_below_guided = 0.01
+    assert landmark_predictor.presence_threshold.tolist() == [0.005, 0.2, 0.005]
+    landmark_predictor.inference = "guided"
+    assert landmark_predictor.presence_threshold == 0.01
+
+
 @pytest.mark.parametrize("inference", ["full", "guided"])
 def test_a_landmark_two_of_three_folds_see_is_present_and_one_of_three_absent(inference: str) -> None:
     seen = np.array([[30.2, 20.6, 40.0], [12.4, 50.3, 20.7], ABSENT])

@@ -181,13 +181,18 @@ def test_guided_presence_is_held_against_the_guided_modes_own_threshold() -> Non
 
 def test_model_folders_keep_both_thresholds(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from nnlandmark.inference.landmark_predictor import load_model, set_absence_threshold
+    from nnlandmark.inference.model_card import build_card, render_card
     from tests.inference.tiny_model import make_model_folder
+    from tests.training.conftest import LANDMARKS
 
     folder = make_model_folder(tmp_path / "model", folds=(0,), activation="log_probability")
-    set_absence_threshold(folder, 0.2, guided=0.4)
+    first, second = LANDMARKS
+    set_absence_threshold(folder, 0.2, guided=0.4, landmarks={second: 0.3})
     loaded = {mode: load_model(folder, folds=[0], device=torch.device("cpu"), inference=mode)
               for mode in ("full", "guided")}
-    assert (loaded["full"].presence_threshold, loaded["guided"].presence_threshold) == (0.2, 0.4)
+    assert loaded["full"].presence_threshold.tolist() == [0.2, 0.3]  # the second landmark's own threshold
+    assert loaded["guided"].presence_threshold == 0.4
+    assert f"landmarks' own absence thresholds (full mode): {second} 0.3" in render_card(build_card(folder, folds=[0]))
     assert "no absence threshold of the guided mode" not in caplog.text
     set_absence_threshold(folder, 0.2, guided=0.0)  # guided validation could not tell absent from present
     with caplog.at_level(logging.WARNING):
@@ -200,4 +205,5 @@ def test_model_folders_keep_both_thresholds(tmp_path: Path, caplog: pytest.LogCa
     with caplog.at_level(logging.WARNING):
         old = load_model(folder, folds=[0], device=torch.device("cpu"), inference="guided")
     assert old.presence_threshold == 0.2
+    assert loaded["full"].absent_below_landmarks and not old.absent_below_landmarks
     assert "no absence threshold of the guided mode" in caplog.text and "--inference full" in caplog.text

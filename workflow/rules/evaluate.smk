@@ -41,6 +41,7 @@ rule evaluate_predictions:
         "logs/evaluate_predictions/{dataset}.log",
     params:
         root=lambda wc: nnunet_root(wc.dataset),
+        model_dir=lambda wc: model_dir(wc.dataset),
         sdr_thresholds_mm=config["evaluation"]["sdr_thresholds_mm"],
         gross_error_mm=config["evaluation"].get("gross_error_mm"),
         configuration=config["nnunet"]["configuration"],

@@ -20,22 +20,27 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
     import torch
 
     from nnlandmark.devices import resolve_device
-    from nnlandmark.inference.absence import has_guided_validation, threshold_from_validation
+    from nnlandmark.inference.absence import has_guided_validation, threshold_from_validation, thresholds_from_validation
     from nnlandmark.inference.landmark_predictor import load_model, set_absence_threshold
+    from nnlandmark.inference.model_folder import MODEL_INFO
     from nnlandmark.inference.predict_folder import images_in_folder, predict_images
 
     torch.set_num_threads(smk.threads)
     predict = smk.params.predict
     manifest = json.loads(Path(smk.input.manifest).read_text())
     validation = [json.loads(Path(f).read_text()) for f in smk.input.folds]
-    threshold = threshold_from_validation(validation)
-    print(f"absence threshold chosen on the folds' validation cases: confidence < {threshold:.4f}")
+    model_dir = Path(smk.params.model_dir)
+    twins = json.loads((model_dir / MODEL_INFO).read_text()).get("mirror_pairs", [])
+    thresholds = thresholds_from_validation(validation, twins=twins)
+    print(f"absence threshold chosen on the folds' validation cases: confidence < {thresholds.overall:.4f}")
+    for name, value in thresholds.landmarks.items():
+        print(f"  {name}'s own (validation showed it absent and present): confidence < {value:.4f}")
     guided = threshold_from_validation(validation, inference="guided") if has_guided_validation(validation) else None
     if guided is not None:
         print(f"guided mode's absence threshold, chosen on its validation confidences: confidence < {guided:.4f}")
-    set_absence_threshold(Path(smk.params.model_dir), threshold, guided=guided)
+    set_absence_threshold(model_dir, thresholds.overall, guided=guided, landmarks=thresholds.landmarks)
     predictor = load_model(
-        Path(smk.params.model_dir),
+        model_dir,
         folds=smk.params.folds,
         checkpoint=predict["checkpoint"],
         device=resolve_device(smk.params.device, key="train.device"),

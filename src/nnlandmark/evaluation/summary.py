@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from nnlandmark.evaluation.errors import evaluated_mask
-from nnlandmark.inference.absence import is_gross_failure
+from nnlandmark.inference.absence import AbsenceThresholds, is_gross_failure
 
 DEFAULT_SDR_THRESHOLDS_MM: tuple[float, ...] = (2.0, 2.5, 3.0, 4.0)
 SDR_CONVENTION = (
@@ -150,26 +150,35 @@ FOLD_COLUMNS = ("n_cases", "n_landmarks", "mre_mm", "median_mm", "max_mm", "gros
 THRESHOLD_COLUMNS = ("absent_below", "n_gross_detected", "n_false_absent", "n_false_present")
 
 
-def fold_detection(summary: dict, absent_below: float) -> dict[str, float]:
-    """A fold's validation read at the absence threshold (:data:`THRESHOLD_COLUMNS`); NaN for old summaries."""
+def fold_detection(summary: dict, absent_below: float | AbsenceThresholds) -> dict[str, float]:
+    """A fold's validation read at the absence thresholds (:data:`THRESHOLD_COLUMNS`); NaN for old summaries.
+
+    ``absent_below``: one threshold, or the model's :class:`AbsenceThresholds` (landmarks' own where they have
+    one); the ``absent_below`` column is the overall one.
+    """
     records = summary.get("confidences", [])
     if not records or any("error_mm" not in r for r in records):
         return {k: math.nan for k in THRESHOLD_COLUMNS}
+    thresholds = absent_below if isinstance(absent_below, AbsenceThresholds) else AbsenceThresholds(float(absent_below))
     gross_mm = float(summary["gross_error_mm"])
-    detected = [r for r in records if r["confidence"] >= absent_below]
+
+    def present(record: dict) -> bool:
+        return record["confidence"] >= thresholds.landmarks.get(record.get("landmark"), thresholds.overall)
+
+    detected = [r for r in records if present(r)]
     return {
-        "absent_below": float(absent_below),
+        "absent_below": float(thresholds.overall),
         "n_gross_detected": sum(is_gross_failure(r, gross_mm) for r in detected),
-        "n_false_absent": sum(r["reference_present"] and r["confidence"] < absent_below for r in records),
+        "n_false_absent": sum(r["reference_present"] and not present(r) for r in records),
         "n_false_present": sum(not r["reference_present"] for r in detected),
     }
 
 
-def fold_table(summaries: dict[int, dict], *, absent_below: float | None = None) -> pd.DataFrame:
+def fold_table(summaries: dict[int, dict], *, absent_below: float | AbsenceThresholds | None = None) -> pd.DataFrame:
     """One row per fold from its whole-case validation summary (``training/fold_N.json``).
 
     Summaries written before ``max_mm``/``n_gross`` existed give NaN there rather than a wrong zero. With
-    ``absent_below`` (the threshold chosen on these summaries), each fold's landmarks are also read as the
+    ``absent_below`` (the thresholds chosen on these summaries), each fold's landmarks are also read as the
     test predictions are: gross failures among those reported present, and false absences.
     """
     rows = []

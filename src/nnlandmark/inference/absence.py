@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -53,8 +54,54 @@ def threshold_from_validation(summaries: Iterable[Mapping[str, Any]], *, inferen
     ``inference``: whose confidences and errors (``full``, or ``guided`` where :func:`has_guided_validation`).
     """
     confidence_key, _ = RECORD_KEYS[inference]
-    records = []
+    return choose_absence_threshold((r["reference_present"], r[confidence_key])
+                                    for r in _informative_records(summaries, inference))
+
+
+def _informative_records(summaries: Iterable[Mapping[str, Any]], inference: str) -> list[Mapping[str, Any]]:
+    """The validation records a threshold is chosen on: all but the gross failures (see threshold_from_validation)."""
+    records: list[Mapping[str, Any]] = []
     for summary in summaries:
         gross_mm = float(summary.get("gross_error_mm", np.inf))
         records += [r for r in summary.get("confidences", []) if not is_gross_failure(r, gross_mm, inference=inference)]
-    return choose_absence_threshold((r["reference_present"], r[confidence_key]) for r in records)
+    return records
+
+
+@dataclass(frozen=True)
+class AbsenceThresholds:
+    """The absence thresholds of a model: one for every landmark, and landmarks' own where validation had both.
+
+    A network's confidences have a scale of their own per landmark: a structure it finds hard (a navel on a
+    smooth wall) keeps a low confidence where it is present, and one threshold for all landmarks is pulled down
+    to it, below the confidence an absent sphere's channel keeps. A landmark whose validation records show it
+    both absent and present (mirror twins pooled: they look alike and are absent alike) gets its own threshold,
+    chosen by the same rule on its own records; the others keep the overall one.
+    """
+
+    overall: float
+    landmarks: dict[str, float] = field(default_factory=dict)
+
+    def for_names(self, names: Sequence[str]) -> np.ndarray:
+        """(K,) thresholds of ``names``, in that order."""
+        return np.asarray([self.landmarks.get(n, self.overall) for n in names], dtype=np.float64)
+
+
+def thresholds_from_validation(summaries: Iterable[Mapping[str, Any]], *, inference: str = "full",
+                               twins: Sequence[Sequence[str]] = ()) -> AbsenceThresholds:
+    """:func:`threshold_from_validation` overall, plus each landmark's own where its records (pooled with its
+    mirror twin from ``twins``) hold both absent and present references (:class:`AbsenceThresholds`)."""
+    summaries = list(summaries)
+    confidence_key, _ = RECORD_KEYS[inference]
+    records = _informative_records(summaries, inference)
+    twin_of = {a: b for pair in twins for a, b in (tuple(pair), tuple(pair)[::-1])}
+    by_group: dict[str, list[Mapping[str, Any]]] = {}
+    for r in records:  # a pair's records under the first of its two names
+        name = r["landmark"]
+        by_group.setdefault(min(name, twin_of.get(name, name)), []).append(r)
+    own: dict[str, float] = {}
+    for name, rows in by_group.items():
+        if {bool(r["reference_present"]) for r in rows} == {True, False}:
+            own[name] = choose_absence_threshold((r["reference_present"], r[confidence_key]) for r in rows)
+            if name in twin_of:
+                own[twin_of[name]] = own[name]
+    return AbsenceThresholds(threshold_from_validation(summaries, inference=inference), own)

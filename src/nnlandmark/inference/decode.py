@@ -62,8 +62,9 @@ def fold_consensus(confidences: Sequence[np.ndarray]) -> np.ndarray:
     return np.exp(np.log(stack).mean(axis=0))
 
 
-def fold_votes(confidences: Sequence[np.ndarray], absent_below: float) -> np.ndarray:
-    """(K,) present flags: at least half of the folds' own confidences (each (K,)) reach ``absent_below``.
+def fold_votes(confidences: Sequence[np.ndarray], absent_below: float | np.ndarray) -> np.ndarray:
+    """(K,) present flags: at least half of the folds' own confidences (each (K,)) reach ``absent_below``
+    (one threshold, or (K,) per landmark).
 
     The threshold is chosen on single folds' validation confidences, so each fold's confidence is held against
     it (the same kind of number it was chosen on) and the folds vote; with one fold this is its own call.

@@ -6,7 +6,7 @@ import contextlib
 import io
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from nnlandmark.inference.decode import (
     fold_votes,
     recipe_sigma_vox,
 )
+from nnlandmark.inference.absence import AbsenceThresholds
 from nnlandmark.inference.fold_records import check_folds_agree
 from nnlandmark.inference.guided import INFERENCE_MODES, GuidedSearch, full_window_count
 from nnlandmark.inference.landmark_prior import LandmarkPrior
@@ -70,13 +71,16 @@ class LandmarkPredictor:
     # the guided mode's own absence threshold, chosen on its validation confidences; None: the model has none
     # (trained before guided validation existed) and guided presence uses ``absent_below``
     absent_below_guided: float | None = None
+    # the full mode's thresholds of landmarks whose validation showed them absent and present
+    # (inference/absence.py, AbsenceThresholds); the others use ``absent_below``
+    absent_below_landmarks: dict[str, float] = field(default_factory=dict)
 
     @property
-    def presence_threshold(self) -> float:
-        """The absence threshold of this predictor's inference mode."""
-        if self.inference == "guided" and self.absent_below_guided is not None:
-            return self.absent_below_guided
-        return self.absent_below
+    def presence_threshold(self) -> float | np.ndarray:
+        """The absence threshold of this predictor's inference mode: (K,) per landmark in the full mode."""
+        if self.inference == "guided":
+            return self.absent_below if self.absent_below_guided is None else self.absent_below_guided
+        return AbsenceThresholds(self.absent_below, self.absent_below_landmarks).for_names(self.names)
 
     @property
     def plans_manager(self) -> PlansManager:
@@ -327,6 +331,7 @@ def load_model(
                                       may_share_place=info.get("may_share_place"))
     guided_threshold = info.get("absent_below_guided")
     predictor.absent_below_guided = None if guided_threshold is None else float(guided_threshold)
+    predictor.absent_below_landmarks = {str(k): float(v) for k, v in (info.get("absent_below_landmarks") or {}).items()}
     if inference == "guided":
         warn_guided_presence(model_dir, absent_below=predictor.absent_below, guided=predictor.absent_below_guided)
     log.info("loaded %s, folds %s (%s)", model_dir, list(folds), checkpoint)
@@ -353,18 +358,21 @@ def write_model_info(model_dir: Path, *, landmarks: Sequence[str], configuration
                      may_share_place: Sequence[Sequence[str]] | None = None) -> None:
     """What prediction needs beyond nnU-Net's plans and dataset.json."""
     info = {"landmarks": list(landmarks), "configuration": configuration, "activation": activation,
-            "absent_below": 0.0, "absent_below_guided": None, "recipe": recipe,
+            "absent_below": 0.0, "absent_below_guided": None, "absent_below_landmarks": {}, "recipe": recipe,
             "mirror_pairs": [list(p) for p in mirror_pairs],
             "landmark_prior": prior.to_dict() if prior is not None else None,
             "may_share_place": None if may_share_place is None else [list(p) for p in may_share_place]}
     write_text_atomic(Path(model_dir) / MODEL_INFO, json.dumps(info, indent=2))
 
 
-def set_absence_threshold(model_dir: Path, absent_below: float, *, guided: float | None = None) -> None:
+def set_absence_threshold(model_dir: Path, absent_below: float, *, guided: float | None = None,
+                          landmarks: Mapping[str, float] | None = None) -> None:
     """Record the validation-chosen absence thresholds in the model folder (used by ``nnlandmark predict``):
-    the full mode's and, where the folds were validated in the guided mode too, the guided mode's."""
+    the full mode's, its landmarks' own (``landmarks``, see AbsenceThresholds) and, where the folds were
+    validated in the guided mode too, the guided mode's."""
     path = Path(model_dir) / MODEL_INFO
     info = json.loads(path.read_text())
     info["absent_below"] = float(absent_below)
     info["absent_below_guided"] = None if guided is None else float(guided)
+    info["absent_below_landmarks"] = {str(k): float(v) for k, v in (landmarks or {}).items()}
     write_text_atomic(path, json.dumps(info, indent=2))
