@@ -101,9 +101,9 @@ def fit_midline(points_mm: np.ndarray, pairs: Sequence[tuple[int, int]]) -> Midl
     """The mid-sagittal plane of (K, 3) LPS landmark points from their mirror ``pairs`` (None if no pair is usable).
 
     The normal is the direction of the sum of the vectors from the right to the left twin (each oriented to
-    patient left, +x, so a swapped pair counts the same; a pair far apart weighs more than a close one); the offset is the median of the midpoints along it, so one pair with a
-    stray twin does not move the plane when there are three or more. Pairs whose twins are less than 1 mm
-    apart are left out.
+    patient left, +x, so a swapped pair counts the same; a pair far apart weighs more than a close one). The
+    offset is the median of the midpoints along it, so one pair with a stray twin does not move the plane when
+    there are three or more. Pairs whose twins are less than 1 mm apart are left out.
     """
     directions, midpoints = [], []
     for a, b in pairs:
@@ -137,6 +137,27 @@ def best_mode_on_side(channel: torch.Tensor, barred: Sequence[np.ndarray], radiu
     sides = midline.side(world(voxels.astype(np.float64)))
     wanted = np.flatnonzero(sides > 0 if left else sides < 0)
     return None if wanted.size == 0 else tuple(int(i) for i in voxels[wanted[0]])
+
+
+def _by_midline(
+    logits: torch.Tensor, pair: tuple[int, int], places: Sequence[np.ndarray], confidences: np.ndarray,
+    points_mm: np.ndarray, *, at_one_place: bool, midline: Midline, margin: float, exclusion: Sequence[int],
+    activation: Activation, world: Callable[[np.ndarray], np.ndarray], first_channel: int,
+) -> dict[int, np.ndarray] | None:
+    """The midline's places for a pair at one place, or at two on one side farther than ``margin`` (mm) from it:
+    the more confident place to the twin of its side, the pair's best mode on the other side to the other twin.
+    None where the midline does not decide (the pair is on its two sides, a place is within the margin, or the
+    other side has no mode); the LPS x comparison then does."""
+    left, right = pair
+    sides = midline.side(points_mm[[left, right]])
+    one_side = bool(np.all(np.abs(sides) > margin) and sides[0] * sides[1] > 0)
+    keep = 0 if confidences[left] >= confidences[right] else 1
+    if not (at_one_place or one_side) or abs(float(sides[keep])) <= margin:
+        return None
+    owner, other = (left, right) if sides[keep] > 0 else (right, left)
+    mode = best_mode_on_side(pair_log_heatmap(logits, pair, activation, first_channel), [places[keep]], exclusion,
+                             left=other == left, midline=midline, world=world)
+    return None if mode is None else {owner: places[keep], other: np.asarray(mode, dtype=np.float64)}
 
 
 def assign_pair_sides(
@@ -173,28 +194,18 @@ def assign_pair_sides(
     for index, (left, right) in enumerate(pairs):
         places = [positions[left].copy(), positions[right].copy()]
         at_one_place = same_place(places[0], places[1], sigma)
-
-        assigned: dict[int, np.ndarray] | None = None
-        note = "swapped"
         half = float(half_separation_mm[index]) if half_separation_mm is not None else 0.0
-        bilateral = points_mm is not None and np.isfinite(half) and half >= 2.0 * side_margin_mm and half > 0
-        midline = fit_midline(points_mm, [p for p in pairs if p != (left, right)]) if bilateral else None
-        if midline is not None:
-            margin = max(side_margin_mm, half / 2.0)
-            sides = midline.side(points_mm[[left, right]])
-            if at_one_place or (np.all(np.abs(sides) > margin) and sides[0] * sides[1] > 0):
-                keep = 0 if confidences[left] >= confidences[right] else 1
-                kept_side = float(sides[keep])
-                if abs(kept_side) > margin:
-                    owner, other_k = (left, right) if kept_side > 0 else (right, left)
-                    other = best_mode_on_side(pair_log_heatmap(logits, (left, right), activation, first_channel), [places[keep]], exclusion, left=other_k == left,
-                                              midline=midline, world=world)
-                    if other is None:
-                        continue
-                    assigned = {owner: places[keep], other_k: np.asarray(other, dtype=np.float64)}
-                    note = ("peaked on one side of the midline; the other twin takes the pair's best mode "
-                            "on its side")
+        assigned: dict[int, np.ndarray] | None = None
+        if world is not None and points_mm is not None and np.isfinite(half) and half >= max(2 * side_margin_mm, 1e-9):
+            midline = fit_midline(points_mm, [p for p in pairs if p != (left, right)])
+            if midline is not None:
+                assigned = _by_midline(logits, (left, right), places, confidences, points_mm,
+                                       at_one_place=at_one_place, midline=midline,
+                                       margin=max(side_margin_mm, half / 2.0), exclusion=exclusion,
+                                       activation=activation, world=world, first_channel=first_channel)
+                note = "peaked on one side of the midline; the other twin takes the pair's best mode on its side"
         if assigned is None:
+            note = "swapped"
             if at_one_place:
                 shared = places[0] if confidences[left] >= confidences[right] else places[1]
                 other = best_mode_outside(pair_log_heatmap(logits, (left, right), activation, first_channel),

@@ -9,9 +9,9 @@ than :data:`GATE_SDS` prior SDs from the prior mean; only then it chooses, among
 posteriori choice). The prior is a Student t with :data:`PRIOR_DOF` degrees of freedom around the mean, scaled
 by the SDs: positions across patients have heavier tails than a Gaussian fitted to 20 cases, whose penalty
 (growing with the squared distance) moved confident, correct peaks of a case with an unusual anatomy 3.3 SD
-out onto look-alikes 2.5 SD out in the 02:40 re-validation of the real-size seed 1. A top mode inside the gate is never moved, so a model whose peaks are where
-landmarks usually are decodes exactly as without the prior (and costs no more: the local maxima are only
-looked for in a channel whose top mode failed the gate). A landmark never seen in training (no prior) keeps
+out onto look-alikes 2.5 SD out (real-size check, seed 1, fold 1). A top mode inside the gate is never
+moved, so a model whose peaks are where landmarks usually are decodes exactly as without the prior (and costs
+no more: the local maxima are only looked for in a channel whose top mode failed the gate). A landmark never seen in training (no prior) keeps
 its top mode.
 
 Limit: on images whose field of view differs much from the training images', a true peak can lie outside
@@ -99,9 +99,10 @@ def decode_with_prior(
         voxel, moved = prior_gated_peak(channel, activation=activation, centre=centres[k], spread=spreads[k])
         position, confidence = decode_at(channel, voxel, activation=activation, radius=radius)
         if moved:
-            notes.append(f"landmark {k}: top mode {prior_distance(peak_index(channel), centres[k], spreads[k]):.1f} "
-                         f"prior SD from where it usually lies; decoded at the mode {prior_distance(voxel, centres[k], spreads[k]):.1f} "
-                         f"SD away (confidence {confidence:.3f})")
+            top = prior_distance(peak_index(channel), centres[k], spreads[k])
+            chosen = prior_distance(voxel, centres[k], spreads[k])
+            notes.append(f"landmark {k}: top mode {top:.1f} prior SD from where it usually lies; decoded at the "
+                         f"mode {chosen:.1f} SD away (confidence {confidence:.3f})")
         positions.append(position)
         confidences.append(confidence)
     return (np.asarray(positions, dtype=np.float64).reshape(-1, 3), np.asarray(confidences, dtype=np.float64),
