@@ -133,13 +133,15 @@ def test_folds_vote_against_each_landmarks_own_threshold() -> None:
     assert fold_votes(confidences, np.array([0.01, 0.1])).tolist() == [True, False]
 
 
-def test_the_full_mode_holds_landmarks_with_their_own_threshold_to_it_and_the_guided_mode_to_its_one() -> None:
+def test_each_mode_holds_landmarks_with_their_own_threshold_to_it() -> None:
     landmark_predictor = predictor(pm.null_network(FOLD_A))
     landmark_predictor.absent_below, landmark_predictor.absent_below_landmarks = 0.005, {"right": 0.2}
-    landmark_predictor.absent_below_guided = 0.01
+    landmark_predictor.absent_below_guided, landmark_predictor.absent_below_guided_landmarks = 0.01, {"left": 0.3}
     assert landmark_predictor.presence_threshold.tolist() == [0.005, 0.2, 0.005]
     landmark_predictor.inference = "guided"
-    assert landmark_predictor.presence_threshold == 0.01
+    assert landmark_predictor.presence_threshold.tolist() == [0.3, 0.01, 0.01]
+    landmark_predictor.absent_below_guided = None  # a model validated before the guided mode: the full mode's one
+    assert landmark_predictor.presence_threshold == 0.005
 
 
 @pytest.mark.parametrize("inference", ["full", "guided"])

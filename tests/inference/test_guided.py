@@ -187,12 +187,14 @@ def test_model_folders_keep_both_thresholds(tmp_path: Path, caplog: pytest.LogCa
 
     folder = make_model_folder(tmp_path / "model", folds=(0,), activation="log_probability")
     first, second = LANDMARKS
-    set_absence_threshold(folder, 0.2, guided=0.4, landmarks={second: 0.3})
+    set_absence_threshold(folder, 0.2, guided=0.4, landmarks={second: 0.3}, guided_landmarks={first: 0.5})
     loaded = {mode: load_model(folder, folds=[0], device=torch.device("cpu"), inference=mode)
               for mode in ("full", "guided")}
     assert loaded["full"].presence_threshold.tolist() == [0.2, 0.3]  # the second landmark's own threshold
-    assert loaded["guided"].presence_threshold == 0.4
-    assert f"landmarks' own absence thresholds (full mode): {second} 0.3" in render_card(build_card(folder, folds=[0]))
+    assert loaded["guided"].presence_threshold.tolist() == [0.5, 0.4]  # the first one's own in the guided mode
+    card = render_card(build_card(folder, folds=[0]))
+    assert f"landmarks' own absence thresholds (full mode): {second} 0.3" in card
+    assert f"landmarks' own absence thresholds (guided mode): {first} 0.5" in card
     assert "no absence threshold of the guided mode" not in caplog.text
     set_absence_threshold(folder, 0.2, guided=0.0)  # guided validation could not tell absent from present
     with caplog.at_level(logging.WARNING):

@@ -20,7 +20,7 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
     import torch
 
     from nnlandmark.devices import resolve_device
-    from nnlandmark.inference.absence import has_guided_validation, threshold_from_validation, thresholds_from_validation
+    from nnlandmark.inference.absence import has_guided_validation, thresholds_from_validation
     from nnlandmark.inference.landmark_predictor import load_model, set_absence_threshold
     from nnlandmark.inference.model_folder import MODEL_INFO
     from nnlandmark.inference.predict_folder import images_in_folder, predict_images
@@ -35,10 +35,16 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
     print(f"absence threshold chosen on the folds' validation cases: confidence < {thresholds.overall:.4f}")
     for name, value in thresholds.landmarks.items():
         print(f"  {name}'s own (validation showed it absent and present): confidence < {value:.4f}")
-    guided = threshold_from_validation(validation, inference="guided") if has_guided_validation(validation) else None
-    if guided is not None:
-        print(f"guided mode's absence threshold, chosen on its validation confidences: confidence < {guided:.4f}")
-    set_absence_threshold(model_dir, thresholds.overall, guided=guided, landmarks=thresholds.landmarks)
+    guided = None
+    if has_guided_validation(validation):
+        guided = thresholds_from_validation(validation, inference="guided", twins=twins)
+        print(f"guided mode's absence threshold, chosen on its validation confidences: "
+              f"confidence < {guided.overall:.4f}")
+        for name, value in guided.landmarks.items():
+            print(f"  {name}'s own in the guided mode: confidence < {value:.4f}")
+    set_absence_threshold(model_dir, thresholds.overall, landmarks=thresholds.landmarks,
+                          guided=None if guided is None else guided.overall,
+                          guided_landmarks=None if guided is None else guided.landmarks)
     predictor = load_model(
         model_dir,
         folds=smk.params.folds,

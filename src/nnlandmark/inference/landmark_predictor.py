@@ -71,15 +71,19 @@ class LandmarkPredictor:
     # the guided mode's own absence threshold, chosen on its validation confidences; None: the model has none
     # (trained before guided validation existed) and guided presence uses ``absent_below``
     absent_below_guided: float | None = None
-    # the full mode's thresholds of landmarks whose validation showed them absent and present
-    # (inference/absence.py, AbsenceThresholds); the others use ``absent_below``
+    # each mode's thresholds of landmarks whose validation showed them absent and present
+    # (inference/absence.py, AbsenceThresholds); the others use the mode's one threshold
     absent_below_landmarks: dict[str, float] = field(default_factory=dict)
+    absent_below_guided_landmarks: dict[str, float] = field(default_factory=dict)
 
     @property
     def presence_threshold(self) -> float | np.ndarray:
-        """The absence threshold of this predictor's inference mode: (K,) per landmark in the full mode."""
+        """The absence thresholds of this predictor's inference mode, (K,) per landmark; a model without a
+        guided threshold holds the guided mode to the full mode's one threshold."""
         if self.inference == "guided":
-            return self.absent_below if self.absent_below_guided is None else self.absent_below_guided
+            if self.absent_below_guided is None:
+                return self.absent_below
+            return AbsenceThresholds(self.absent_below_guided, self.absent_below_guided_landmarks).for_names(self.names)
         return AbsenceThresholds(self.absent_below, self.absent_below_landmarks).for_names(self.names)
 
     @property
@@ -331,11 +335,16 @@ def load_model(
                                       may_share_place=info.get("may_share_place"))
     guided_threshold = info.get("absent_below_guided")
     predictor.absent_below_guided = None if guided_threshold is None else float(guided_threshold)
-    predictor.absent_below_landmarks = {str(k): float(v) for k, v in (info.get("absent_below_landmarks") or {}).items()}
+    predictor.absent_below_landmarks = _thresholds(info.get("absent_below_landmarks"))
+    predictor.absent_below_guided_landmarks = _thresholds(info.get("absent_below_guided_landmarks"))
     if inference == "guided":
         warn_guided_presence(model_dir, absent_below=predictor.absent_below, guided=predictor.absent_below_guided)
     log.info("loaded %s, folds %s (%s)", model_dir, list(folds), checkpoint)
     return predictor
+
+
+def _thresholds(record: Mapping[str, float] | None) -> dict[str, float]:
+    return {str(name): float(value) for name, value in (record or {}).items()}
 
 
 def warn_guided_presence(model_dir: Path, *, absent_below: float, guided: float | None) -> None:
@@ -358,7 +367,8 @@ def write_model_info(model_dir: Path, *, landmarks: Sequence[str], configuration
                      may_share_place: Sequence[Sequence[str]] | None = None) -> None:
     """What prediction needs beyond nnU-Net's plans and dataset.json."""
     info = {"landmarks": list(landmarks), "configuration": configuration, "activation": activation,
-            "absent_below": 0.0, "absent_below_guided": None, "absent_below_landmarks": {}, "recipe": recipe,
+            "absent_below": 0.0, "absent_below_guided": None, "absent_below_landmarks": {},
+            "absent_below_guided_landmarks": {}, "recipe": recipe,
             "mirror_pairs": [list(p) for p in mirror_pairs],
             "landmark_prior": prior.to_dict() if prior is not None else None,
             "may_share_place": None if may_share_place is None else [list(p) for p in may_share_place]}
@@ -366,13 +376,15 @@ def write_model_info(model_dir: Path, *, landmarks: Sequence[str], configuration
 
 
 def set_absence_threshold(model_dir: Path, absent_below: float, *, guided: float | None = None,
-                          landmarks: Mapping[str, float] | None = None) -> None:
+                          landmarks: Mapping[str, float] | None = None,
+                          guided_landmarks: Mapping[str, float] | None = None) -> None:
     """Record the validation-chosen absence thresholds in the model folder (used by ``nnlandmark predict``):
-    the full mode's, its landmarks' own (``landmarks``, see AbsenceThresholds) and, where the folds were
-    validated in the guided mode too, the guided mode's."""
+    the full mode's and, where the folds were validated in the guided mode too, the guided mode's; each with
+    its landmarks' own (``landmarks``, ``guided_landmarks``: see AbsenceThresholds)."""
     path = Path(model_dir) / MODEL_INFO
     info = json.loads(path.read_text())
     info["absent_below"] = float(absent_below)
     info["absent_below_guided"] = None if guided is None else float(guided)
-    info["absent_below_landmarks"] = {str(k): float(v) for k, v in (landmarks or {}).items()}
+    info["absent_below_landmarks"] = _thresholds(landmarks)
+    info["absent_below_guided_landmarks"] = _thresholds(guided_landmarks if guided is not None else None)
     write_text_atomic(path, json.dumps(info, indent=2))

@@ -76,6 +76,7 @@ def build_card(model_dir: Path, *, folds: Sequence[int], checkpoint: str = DEFAU
         "absent_below": info.get("absent_below", 0.0),
         "absent_below_guided": info.get("absent_below_guided"),
         "absent_below_landmarks": info.get("absent_below_landmarks") or {},
+        "absent_below_guided_landmarks": info.get("absent_below_guided_landmarks") or {},
         "recipe": info.get("recipe"),
         "mirror_pairs": info.get("mirror_pairs", []),
         "may_share_place": info.get("may_share_place"),
@@ -144,6 +145,9 @@ def render_card(card: Mapping[str, Any]) -> str:
         *([("landmarks' own absence thresholds (full mode): "
             + ", ".join(f"{name} {value:.4g}" for name, value in card["absent_below_landmarks"].items()))]
           if card.get("absent_below_landmarks") else []),
+        *([("landmarks' own absence thresholds (guided mode): "
+            + ", ".join(f"{name} {value:.4g}" for name, value in card["absent_below_guided_landmarks"].items()))]
+          if card.get("absent_below_guided_landmarks") else []),
         "left/right pairs put on their sides (LPS x): "
         + (", ".join(f"{a}/{b}" for a, b in card.get("mirror_pairs") or []) or "none"),
         _shared_place_line(card.get("may_share_place")),
