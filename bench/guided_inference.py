@@ -221,7 +221,10 @@ def realsize_worker(mode: str) -> dict[str, Any]:
             "peak_mib": peak / 1024, "peak_reset": exact, "evaluations": float(np.mean(evaluations)),
             "mean_error_mm": float(e.mean()), "median_error_mm": float(np.median(e)), "max_error_mm": float(e.max()),
             "n_gross": int((e > 8.0).sum()), "n_detected": int(e.size), "absent_reported_present": absent_as_present,
-            "present_reported_absent": present_as_absent, "absent_below": predictor.presence_threshold}
+            "present_reported_absent": present_as_absent,
+            # per landmark (the mode's one threshold, or landmarks' own where validation saw them absent)
+            "absent_below": dict(zip(predictor.names, np.broadcast_to(predictor.presence_threshold,
+                                                                      len(predictor.names)).tolist()))}
 
 
 # --- driver --------------------------------------------------------------------------------------------
