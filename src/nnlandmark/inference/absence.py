@@ -90,7 +90,6 @@ def thresholds_from_validation(summaries: Iterable[Mapping[str, Any]], *, infere
                                twins: Sequence[Sequence[str]] = ()) -> AbsenceThresholds:
     """:func:`threshold_from_validation` overall, plus each landmark's own where its records (pooled with its
     mirror twin from ``twins``) hold both absent and present references (:class:`AbsenceThresholds`)."""
-    summaries = list(summaries)
     confidence_key, _ = RECORD_KEYS[inference]
     records = _informative_records(summaries, inference)
     twin_of = {a: b for pair in twins for a, b in (tuple(pair), tuple(pair)[::-1])}
@@ -104,4 +103,5 @@ def thresholds_from_validation(summaries: Iterable[Mapping[str, Any]], *, infere
             own[name] = choose_absence_threshold((r["reference_present"], r[confidence_key]) for r in rows)
             if name in twin_of:
                 own[twin_of[name]] = own[name]
-    return AbsenceThresholds(threshold_from_validation(summaries, inference=inference), own)
+    overall = choose_absence_threshold((r["reference_present"], r[confidence_key]) for r in records)
+    return AbsenceThresholds(overall, own)  # overall: threshold_from_validation's, from the same records

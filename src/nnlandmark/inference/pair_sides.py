@@ -64,13 +64,19 @@ def local_maxima(channel: torch.Tensor) -> torch.Tensor:
     return torch.where(values >= pooled, values, torch.full_like(values, -math.inf))
 
 
-def best_mode_outside(channel: torch.Tensor, barred: Sequence[np.ndarray],
-                      radius: Sequence[int]) -> tuple[int, ...] | None:
-    """Index of the largest local maximum of ``channel`` outside the boxes of ``radius`` voxels around ``barred``."""
+def local_maxima_outside(channel: torch.Tensor, barred: Sequence[np.ndarray], radius: Sequence[int]) -> torch.Tensor:
+    """:func:`local_maxima` of ``channel``, -inf also in the boxes of ``radius`` voxels around the ``barred`` places."""
     candidates = local_maxima(channel)
     for place in barred:
         centre = np.rint(place).astype(int)
         candidates[tuple(slice(max(0, c - r), max(0, c + r + 1)) for c, r in zip(centre, radius))] = -math.inf
+    return candidates
+
+
+def best_mode_outside(channel: torch.Tensor, barred: Sequence[np.ndarray],
+                      radius: Sequence[int]) -> tuple[int, ...] | None:
+    """Index of the largest local maximum of ``channel`` outside the boxes of ``radius`` voxels around ``barred``."""
+    candidates = local_maxima_outside(channel, barred, radius)
     flat = int(torch.argmax(candidates))
     if not math.isfinite(float(candidates.flatten()[flat])):
         return None
@@ -125,10 +131,7 @@ def best_mode_on_side(channel: torch.Tensor, barred: Sequence[np.ndarray], radiu
                       candidates: int = 64) -> tuple[int, ...] | None:
     """Index of the largest of the ``candidates`` largest local maxima of ``channel`` that lies on the patient's
     ``left`` (else right) side of ``midline``, outside the boxes of ``radius`` voxels around ``barred``."""
-    maxima = local_maxima(channel)
-    for place in barred:
-        centre = np.rint(place).astype(int)
-        maxima[tuple(slice(max(0, c - r), max(0, c + r + 1)) for c, r in zip(centre, radius))] = -math.inf
+    maxima = local_maxima_outside(channel, barred, radius)
     values, flat = torch.topk(maxima.flatten(), min(candidates, maxima.numel()))
     finite = [int(i) for v, i in zip(values.tolist(), flat.tolist()) if math.isfinite(v)]
     if not finite:
