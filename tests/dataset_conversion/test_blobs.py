@@ -94,7 +94,7 @@ def test_too_close_landmarks_stop_painting_naming_case_pair_and_distance(oblique
     index = np.array([[10.0, 12.0, 8.0], [11.5, 12.0, 8.0], [20.0, 12.0, 8.0]])  # a-b: 1.5 voxels, 1.35 mm
     landmarks = LandmarkSet(("a", "b", "c"), oblique_geometry.index_to_world(index), np.ones(3, bool))
     shape = BlobShape(radius_vox=2.0, target_spacing=oblique_geometry.spacing)
-    expected = r"case3: a and b are 1\.35 mm \(1\.50 voxels\) apart.*leave one of each pair out.*does not help"
+    expected = r"share a label layer.*case3: a and b are 1\.35 mm \(1\.50 voxels\) apart.*different layers"
     with pytest.raises(DatasetError, match=expected):
         paint_landmark_blobs(oblique_geometry, landmarks, shape=shape, case_id="case3")
     # the same pair with b absent paints

@@ -60,11 +60,12 @@ def test_conversion_writes_nnunet_layout(tmp_path: Path, oblique_geometry: Image
     centroid = oblique_geometry.index_to_world(np.array([[i.mean(), j.mean(), k.mean()]]))[0]
     assert np.linalg.norm(centroid - exact.point("sella")) < 1.0
     assert dataset["blob_radius_vox"] == 2.0
+    assert dataset["blob_layers"] == [0, 0, 0, 0]  # no landmarks within 2 voxels: one label layer
     assert dataset["blob_target_spacing_mm"] == pytest.approx(list(oblique_geometry.spacing))
     assert dataset["blob_semi_axes_mm"] == pytest.approx([2 * s for s in oblique_geometry.spacing])
 
 
-def test_landmarks_too_close_to_paint_apart_stop_conversion_before_writing(
+def test_landmarks_too_close_to_paint_apart_go_into_label_layers_of_their_own(
     tmp_path: Path, oblique_geometry: ImageGeometry
 ) -> None:
     make_folder_dataset(tmp_path / "src", oblique_geometry)
@@ -74,14 +75,20 @@ def test_landmarks_too_close_to_paint_apart_stop_conversion_before_writing(
     write_landmarks(tmp_path / "src" / "landmarks" / "case3.json",
                     LandmarkSet(NAMES, oblique_geometry.index_to_world(index), close.present))
     cases, names = load_folder_dataset(tmp_path / "src" / "images", tmp_path / "src" / "landmarks")
-    with pytest.raises(DatasetError, match=r"closer than 2 voxels at the estimated target spacing \(0\.9, 1\.3, 2\.5\) "
-                                           r"mm .*: case3: nasion and sella are 1\.54 mm \(1\.12 voxels\) apart"):
-        write_nnunet_raw_dataset(cases, raw_root=tmp_path / "raw", dataset_id=42, name="Toy", landmark_names=names,
-                                 test_cases=["case5", "case6"], channel_name="MRI")
-    assert not (tmp_path / "raw").exists()
-    # held out, the case is not painted and converts
-    write_nnunet_raw_dataset(cases, raw_root=tmp_path / "raw", dataset_id=42, name="Toy", landmark_names=names,
-                             test_cases=["case3", "case6"], channel_name="MRI")
+    out = write_nnunet_raw_dataset(cases, raw_root=tmp_path / "raw", dataset_id=42, name="Toy", landmark_names=names,
+                                   test_cases=["case5", "case6"], channel_name="MRI")
+    dataset = json.loads((out / "dataset.json").read_text())
+    assert dataset["blob_layers"] == [0, 1, 0, 0]  # sella comes within 2 voxels of nasion in case3
+    # nnU-Net's raw label map holds the first layer; the workflow's preprocessing paints every layer
+    array = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "labelsTr" / "case3.nii.gz")))
+    assert set(np.unique(array)) == {0, 1, 3, 4}
+    k, j, i = np.nonzero(array == 1)
+    centroid = oblique_geometry.index_to_world(np.array([[i.mean(), j.mean(), k.mean()]]))[0]
+    assert np.linalg.norm(centroid - read_landmarks(out / "landmarksTr" / "case3.json").point("nasion")) < 0.5
+    # held out, the case paints nothing, so every landmark shares one layer
+    again = write_nnunet_raw_dataset(cases, raw_root=tmp_path / "raw2", dataset_id=42, name="Toy",
+                                     landmark_names=names, test_cases=["case3", "case6"], channel_name="MRI")
+    assert json.loads((again / "dataset.json").read_text())["blob_layers"] == [0, 0, 0, 0]
 
 
 def test_unknown_test_case_is_named(tmp_path: Path, oblique_geometry: ImageGeometry) -> None:

@@ -6,14 +6,17 @@ an ellipsoid in millimetres. Where the balls of two landmarks would overlap, eac
 its own landmark, perpendicular to the line between the two and half their distance thick on either side:
 the cut keeps the blob point-symmetric about its landmark (the centroid stays put) and the two slabs never
 meet (the blobs stay disjoint). What discretisation leaves of a centroid error is then removed by adding
-or removing voxels at the blob's rim. nnU-Net resamples images whose spacing differs from the target spacing
-and so draws their blobs again on its grid: there the centroid carries that grid's discretisation error.
+or removing voxels at the blob's rim. Landmarks closer than ``MIN_SEPARATION_VOX`` leave too little room for
+two such slabs, so they are painted into different label layers (channels of the label map): a layer never
+holds two landmarks that close, whatever their distance, and every landmark keeps its own blob and label.
+nnU-Net resamples images whose spacing differs from the target spacing and so draws their blobs again on its
+grid: there the centroid carries that grid's discretisation error.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +27,7 @@ from nnlandmark.landmarks import ImageGeometry, LandmarkSet
 log = logging.getLogger(__name__)
 
 MIN_SEPARATION_VOX = 2.0
-"""Present landmarks closer than this (voxels at the target spacing) stop conversion."""
+"""Present landmarks closer than this (voxels at the target spacing) are painted into different label layers."""
 CENTROID_TOLERANCE_VOX = 0.02
 """The rim correction stops once a painted blob's centroid is this close to its landmark."""
 MAX_CENTROID_ERROR_VOX = 0.25
@@ -76,7 +79,8 @@ def paint_landmark_blobs(
     """A label map (numpy order [k, j, i]) with a blob of label i+1 centred on each present landmark i.
 
     Absent landmarks get no blob. Raises a DatasetError naming ``case_id`` when two present landmarks are
-    closer than ``MIN_SEPARATION_VOX`` target voxels or a blob cannot be centred on its landmark.
+    closer than ``MIN_SEPARATION_VOX`` target voxels (paint them into different layers:
+    :func:`paint_layered_blobs`) or a blob cannot be centred on its landmark.
     """
     if len(landmarks) > 65534:
         raise ValueError(f"too many landmarks for a uint16 label map: {len(landmarks)}")
@@ -111,6 +115,64 @@ def paint_landmark_blobs(
     return labels
 
 
+def paint_layered_blobs(
+    geometry: ImageGeometry,
+    landmarks: LandmarkSet,
+    *,
+    shape: BlobShape,
+    layers: Sequence[int],
+    case_id: str = "case",
+) -> np.ndarray:
+    """(L, k, j, i) label layers: landmark i's blob (label i+1) in layer ``layers[i]``; L = max(layers) + 1.
+
+    Each layer is painted by :func:`paint_landmark_blobs` with the other layers' landmarks taken as absent.
+    """
+    layer_of = np.asarray(layers, dtype=int)
+    if layer_of.shape != (len(landmarks),) or (len(landmarks) and layer_of.min() < 0):
+        raise ValueError(f"expected one layer index >= 0 per landmark ({len(landmarks)}), got {list(layers)}")
+    n_layers = int(layer_of.max()) + 1 if len(landmarks) else 1
+    painted = []
+    for layer in range(n_layers):
+        in_layer = LandmarkSet(landmarks.names, landmarks.points, landmarks.present & (layer_of == layer))
+        painted.append(paint_landmark_blobs(geometry, in_layer, shape=shape, case_id=case_id))
+    return np.stack(painted)
+
+
+def closest_approach_vox(
+    landmarks: Mapping[str, LandmarkSet], geometries: Mapping[str, ImageGeometry], *, shape: BlobShape
+) -> np.ndarray:
+    """(K, K) smallest distance in target voxels between landmarks i and j over the cases where both are present.
+
+    ``inf`` where a pair is never both present (and on the diagonal). ``landmarks`` share one name order.
+    """
+    k = len(next(iter(landmarks.values()))) if landmarks else 0
+    closest = np.full((k, k), np.inf)
+    for cid, case_landmarks in landmarks.items():
+        geometry = geometries[cid]
+        scale = np.asarray(geometry.spacing) / np.asarray(shape.target_spacing)
+        present = case_landmarks.present
+        points = geometry.world_to_index(np.where(present[:, None], case_landmarks.points, 0.0)) * scale
+        distance = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=-1)
+        both = present[:, None] & present[None, :]
+        closest = np.where(both, np.minimum(closest, distance), closest)
+    np.fill_diagonal(closest, np.inf)
+    return closest
+
+
+def assign_blob_layers(closest_vox: np.ndarray) -> list[int]:
+    """A label layer per landmark such that no two landmarks of one layer ever come within ``MIN_SEPARATION_VOX``.
+
+    Greedy colouring in landmark order: each landmark takes the lowest layer holding none of its close
+    neighbours, so datasets without close landmarks keep one layer.
+    """
+    close = np.asarray(closest_vox) < MIN_SEPARATION_VOX - 1e-6
+    layers: list[int] = []
+    for i in range(close.shape[0]):
+        taken = {layers[j] for j in range(i) if close[i, j]}
+        layers.append(next(layer for layer in range(len(layers) + 1) if layer not in taken))
+    return layers
+
+
 def close_pairs(geometry: ImageGeometry, landmarks: LandmarkSet, *, shape: BlobShape) -> list[str]:
     """Pairs of present landmarks closer than ``MIN_SEPARATION_VOX`` target voxels, with their distances."""
     scale = np.asarray(geometry.spacing) / np.asarray(shape.target_spacing)
@@ -132,9 +194,9 @@ def too_close_message(pairs: str, shape: BlobShape) -> str:
     spacing = ", ".join(f"{s:.3g}" for s in shape.target_spacing)
     return (
         f"landmarks closer than {MIN_SEPARATION_VOX:g} voxels at the estimated target spacing ({spacing}) mm "
-        f"cannot both keep their training centre on the landmark: {pairs}. Check whether both of a pair mark "
-        "the same point; otherwise leave one of each pair out (the dataset's landmark_names). A smaller "
-        "labels.blob_radius_vox does not help: each blob is already cut to half the distance between them"
+        f"share a label layer, so they cannot both keep their training centre on the landmark: {pairs}. "
+        "Conversion puts landmarks that come this close into different layers (blob_layers in dataset.json); "
+        "convert the dataset again"
     )
 
 

@@ -12,11 +12,12 @@ import SimpleITK as sitk
 from tqdm import tqdm
 
 from nnlandmark.dataset_conversion.blobs import (
+    MIN_SEPARATION_VOX,
     BlobShape,
-    close_pairs,
+    assign_blob_layers,
+    closest_approach_vox,
     estimate_target_spacing,
-    paint_landmark_blobs,
-    too_close_message,
+    paint_layered_blobs,
 )
 from nnlandmark.dataset_conversion.source_case import SourceCase
 from nnlandmark.datasets.checks import DatasetError, check_fold_count, check_test_cases
@@ -66,7 +67,7 @@ def write_nnunet_raw_dataset(
     # nnU-Net plans from the training images only, so the target spacing is estimated from them
     target_spacing = estimate_target_spacing([geometries[cid].spacing for cid in train_ids])
     blob = BlobShape(radius_vox=blob_radius_vox, target_spacing=target_spacing)
-    check_blob_separation({cid: by_id[cid].landmarks.reorder(names) for cid in train_ids}, geometries, blob)
+    layers = blob_layers(names, {cid: by_id[cid].landmarks.reorder(names) for cid in train_ids}, geometries, blob)
     log.info(
         "painting landmark blobs of %.1f voxels at the estimated target spacing (%s) mm: semi-axes (%s) mm",
         blob_radius_vox, _mm(target_spacing), _mm(blob.semi_axes_mm),
@@ -88,8 +89,10 @@ def write_nnunet_raw_dataset(
             (tmp / "raters" / rater).mkdir(parents=True, exist_ok=True)
             write_landmarks(tmp / "raters" / rater / f"{cid}.json", rater_set.reorder(names))
         if split == "Tr":
-            painted = paint_landmark_blobs(geometries[cid], landmarks, shape=blob, case_id=cid)
-            labels = sitk.GetImageFromArray(painted)
+            # nnU-Net's raw label map holds one layer; the workflow's preprocessing paints every layer again
+            # on the target grid (preprocessing/exact_blobs.py)
+            painted = paint_layered_blobs(geometries[cid], landmarks, shape=blob, layers=layers, case_id=cid)
+            labels = sitk.GetImageFromArray(painted[0])
             labels.CopyInformation(image)
             sitk.WriteImage(labels, str(tmp / "labelsTr" / f"{cid}{FILE_ENDING}"), useCompression=True)
 
@@ -104,6 +107,7 @@ def write_nnunet_raw_dataset(
         "blob_radius_vox": blob_radius_vox,
         "blob_target_spacing_mm": list(target_spacing),
         "blob_semi_axes_mm": list(blob.semi_axes_mm),
+        "blob_layers": layers,
         "description": "landmarks painted as label blobs; exact LPS mm positions in landmarksTr/ and landmarksTs/",
     }
     (tmp / "dataset.json").write_text(json.dumps(dataset_json, indent=2))
@@ -115,16 +119,19 @@ def write_nnunet_raw_dataset(
     return final
 
 
-def check_blob_separation(
-    landmarks: dict[str, LandmarkSet], geometries: dict[str, ImageGeometry], blob: BlobShape
-) -> None:
-    """Stop before writing anything when landmarks of any training case are too close to paint apart."""
-    problems = []
-    for cid, case_landmarks in landmarks.items():
-        problems += [f"{cid}: {pair}" for pair in close_pairs(geometries[cid], case_landmarks, shape=blob)]
-    if problems:
-        shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
-        raise DatasetError(too_close_message(shown, blob))
+def blob_layers(
+    names: Sequence[str], landmarks: dict[str, LandmarkSet], geometries: dict[str, ImageGeometry], blob: BlobShape
+) -> list[int]:
+    """The label layer of each landmark: landmarks that come closer than 2 target voxels in a training case
+    are painted into different layers (logged once, with those pairs)."""
+    closest = closest_approach_vox(landmarks, geometries, shape=blob)
+    layers = assign_blob_layers(closest)
+    if max(layers, default=0) > 0:
+        pairs = [f"{names[i]} / {names[j]} ({closest[i, j]:.2f} voxels)"
+                 for i in range(len(names)) for j in range(i + 1, len(names)) if closest[i, j] < MIN_SEPARATION_VOX]
+        log.info("%d label layers: landmarks closer than %g target voxels in some training case are painted into "
+                 "different layers: %s", max(layers) + 1, MIN_SEPARATION_VOX, ", ".join(pairs))
+    return layers
 
 
 def _mm(values: Sequence[float]) -> str:

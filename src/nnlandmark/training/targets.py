@@ -32,25 +32,27 @@ class BlobCentroids:
 
 
 def blob_centroids(labels: torch.Tensor, num_landmarks: int) -> BlobCentroids:
-    """Centroids of labels 1..K in a (B, 1, *spatial) or (B, *spatial) integer label map.
+    """Centroids of labels 1..K in a (B, L, *spatial) or (B, *spatial) integer label map.
 
-    Only the blob voxels are visited (``nonzero`` then ``index_add_`` into B x (K + 1) bins): scattering every
-    voxel would pile the background onto one bin, which serialises the atomic adds on a GPU. Negative labels
-    (nnU-Net's padding) and labels above K count as background.
+    ``L`` label layers (conversion paints landmarks closer than 2 voxels into different layers) hold disjoint
+    label sets, so a landmark's blob is its label's voxels in any layer. Only the blob voxels are visited
+    (``nonzero`` then ``index_add_`` into B x (K + 1) bins): scattering every voxel would pile the background
+    onto one bin, which serialises the atomic adds on a GPU. Negative labels (nnU-Net's padding) and labels
+    above K count as background.
     """
-    if labels.ndim == 5:
-        labels = labels[:, 0]
-    if labels.ndim != 4:
-        raise ValueError(f"expected a (B, [1,] Z, Y, X) label map, got shape {tuple(labels.shape)}")
-    b, *spatial = labels.shape
+    if labels.ndim == 4:
+        labels = labels[:, None]
+    if labels.ndim != 5:
+        raise ValueError(f"expected a (B, [L,] Z, Y, X) label map, got shape {tuple(labels.shape)}")
+    b, _, *spatial = labels.shape
     device = labels.device
     blob = (labels > 0.5) & (labels < num_landmarks + 0.5)
-    voxels = blob.nonzero()  # (M, 4): sample, then array axes 0..2, in the same order as labels[blob]
+    voxels = blob.nonzero()  # (M, 5): sample, layer, then array axes 0..2, in the same order as labels[blob]
     bins = voxels[:, 0] * (num_landmarks + 1) + labels[blob].round().long()
     n_bins = b * (num_landmarks + 1)
-    coords = voxels[:, 1:].float()
+    coords = voxels[:, 2:].float()
     last = torch.as_tensor(spatial, device=device) - 1
-    on_edge = ((voxels[:, 1:] == 0) | (voxels[:, 1:] == last)).any(dim=1).float()
+    on_edge = ((voxels[:, 2:] == 0) | (voxels[:, 2:] == last)).any(dim=1).float()
     counts = torch.zeros(n_bins, device=device).index_add_(0, bins, torch.ones_like(on_edge))
     sums = torch.zeros(n_bins, 3, device=device).index_add_(0, bins, coords)
     on_border = torch.zeros(n_bins, device=device).index_add_(0, bins, on_edge)
