@@ -111,3 +111,23 @@ def test_missing_image_and_outside_landmark_are_reported(tmp_path: Path, oblique
     write_landmarks(tmp_path / "src" / "landmarks" / "case1.json", outside)
     with pytest.raises(LandmarkError, match=r"case1.json: landmarks right_eye lie outside the image"):
         load_folder_dataset(tmp_path / "src" / "images", tmp_path / "src" / "landmarks")
+
+
+def test_landmark_names_may_list_a_subset_and_the_others_are_ignored_once(
+    tmp_path: Path, oblique_geometry: ImageGeometry, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_folder_dataset(tmp_path / "src", oblique_geometry)
+    with caplog.at_level("WARNING"):
+        cases, names = load_folder_dataset(tmp_path / "src" / "images", tmp_path / "src" / "landmarks",
+                                           raters={"rater2": tmp_path / "src" / "rater2"},
+                                           landmark_names=["sella", "nasion"])
+    assert names == ("sella", "nasion")
+    ignored = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
+    assert len(ignored) == 1 and "left_eye, right_eye" in ignored[0], ignored
+    assert all(c.landmarks.names == names and c.raters["rater2"].names == names for c in cases)
+    out = write_nnunet_raw_dataset(cases, raw_root=tmp_path / "raw", dataset_id=42, name="Toy", landmark_names=names,
+                                   test_cases=["case5", "case6"], channel_name="MRI")
+    dataset = json.loads((out / "dataset.json").read_text())
+    assert dataset["labels"] == {"background": 0, "sella": 1, "nasion": 2}
+    assert read_landmarks(out / "landmarksTr" / "case0.json").names == names
+    assert set(np.unique(sitk.GetArrayFromImage(sitk.ReadImage(str(out / "labelsTr" / "case0.nii.gz"))))) == {0, 1, 2}

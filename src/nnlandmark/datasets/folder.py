@@ -99,6 +99,16 @@ def fitted_landmarks(
     return landmarks
 
 
+def only_listed(sets: Mapping[str, LandmarkSet], names: Sequence[str], *, folder: Path) -> dict[str, LandmarkSet]:
+    """``sets`` without the landmarks that ``landmark_names`` does not list; those are named once in the log."""
+    listed = set(names)
+    unlisted = sorted({n for landmarks in sets.values() for n in landmarks.names} - listed)
+    if unlisted:
+        log.warning("landmark_names lists %d landmarks; the other %d that the files of %s name are ignored "
+                    "(in raters' files too): %s", len(names), len(unlisted), folder, ", ".join(unlisted))
+    return {case: landmarks.reorder([n for n in landmarks.names if n in listed]) for case, landmarks in sets.items()}
+
+
 def load_folder_dataset(
     images: Path,
     landmarks: Path,
@@ -132,6 +142,7 @@ def load_folder_dataset(
     if landmark_names:
         check_landmark_names(landmark_names, sets, folder=Path(landmarks))
         names, reference = tuple(landmark_names), "the dataset's landmark_names"
+        sets = only_listed(sets, names, folder=Path(landmarks))
     else:
         names, reference = reference_names(sets, landmark_files)
     rater_files = {
@@ -149,6 +160,8 @@ def load_folder_dataset(
             if case_id in files:
                 path = files[case_id]
                 rated = read_source_landmarks(path, name_column=name_column)
+                if landmark_names:
+                    rated = rated.reorder([n for n in rated.names if n in names])
                 case_raters[rater] = fitted_landmarks(rated, geometry, names, source=path,
                                                       reference=reference)
         cases.append(SourceCase(case_id, image_files[case_id], reference_set, case_raters))
