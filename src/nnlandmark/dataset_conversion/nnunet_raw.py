@@ -22,6 +22,7 @@ from nnlandmark.dataset_conversion.blobs import (
 from nnlandmark.dataset_conversion.source_case import SourceCase
 from nnlandmark.datasets.checks import DatasetError, check_fold_count, check_test_cases
 from nnlandmark.landmarks import ImageGeometry, LandmarkSet, write_landmarks
+from nnlandmark.landmarks.orientation import canonical_geometry, canonical_image
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,8 @@ def write_nnunet_raw_dataset(
     check_fold_count(len(train_ids), num_folds, n_test=len(test_ids))
     final = Path(raw_root) / dataset_folder_name(dataset_id, name)
 
-    geometries = {cid: ImageGeometry.from_file(by_id[cid].image) for cid in by_id}
+    # images are written in the canonical orientation (axes closest to LPS): nnU-Net learns arrays as stored
+    geometries = {cid: canonical_geometry(ImageGeometry.from_file(by_id[cid].image)) for cid in by_id}
     # nnU-Net plans from the training images only, so the target spacing is estimated from them
     target_spacing = estimate_target_spacing([geometries[cid].spacing for cid in train_ids])
     blob = BlobShape(radius_vox=blob_radius_vox, target_spacing=target_spacing)
@@ -82,7 +84,7 @@ def write_nnunet_raw_dataset(
         case = by_id[cid]
         landmarks = case.landmarks.reorder(names)
         split = "Tr" if cid in train_ids else "Ts"
-        image = sitk.Cast(sitk.ReadImage(str(case.image)), sitk.sitkFloat32)
+        image = canonical_image(sitk.Cast(sitk.ReadImage(str(case.image)), sitk.sitkFloat32))
         sitk.WriteImage(image, str(tmp / f"images{split}" / f"{cid}_0000{FILE_ENDING}"), useCompression=True)
         write_landmarks(tmp / f"landmarks{split}" / f"{cid}.json", landmarks)
         for rater, rater_set in case.raters.items():

@@ -41,6 +41,7 @@ from nnlandmark.inference.prior_modes import decode_with_prior
 from nnlandmark.inference.shared_places import apart_pairs, part_shared_places
 from nnlandmark.landmarks import LandmarkSet
 from nnlandmark.landmarks.mirror_pairs import pair_indices
+from nnlandmark.landmarks.orientation import canonical_nnunet_input
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +191,10 @@ class LandmarkPredictor:
         """Landmarks of an image as nnU-Net's reader gives it: ``data`` (channels, *numpy axes), ``properties``.
 
         ``properties`` needs nnU-Net's ``spacing`` and SimpleITK's ``sitk_stuff`` (spacing, origin, direction).
+        The image is first stored in the canonical orientation that training images were converted to
+        (:mod:`nnlandmark.landmarks.orientation`); landmarks come out in the same physical LPS frame.
         """
+        data, properties = canonical_nnunet_input(data, properties)
         preprocessor = self.configuration_manager.preprocessor_class(verbose=False)
         data, _, properties = preprocessor.run_case_npy(data, None, dict(properties), self.plans_manager,
                                                         self.configuration_manager, self.predictor.dataset_json)
