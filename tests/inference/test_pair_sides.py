@@ -158,3 +158,33 @@ def test_with_the_midline_a_pair_on_its_sides_and_a_swapped_pair_behave_as_befor
     np.testing.assert_allclose(positions[0], LEFT_TWIN, atol=0.05)
     np.testing.assert_allclose(positions[1], RIGHT_TWIN, atol=0.05)
     assert changes == ["landmarks 0 and 1: swapped"]
+
+
+def test_close_twins_each_on_its_own_channel_are_not_taken_for_one_place() -> None:
+    """Twins 3 voxels apart with sigma 2, as the mammillary bodies: with a faint mode both channels share far
+    away, the pair rule would send one twin there; twins the references put that close are left alone."""
+    sigma = (2.0, 2.0, 2.0)
+    left_twin, right_twin, stray = np.array([10.0, 12.0, 21.5]), np.array([10.0, 12.0, 18.5]), np.array([4.0, 5.0, 36.0])
+    grid = np.stack(np.meshgrid(*[np.arange(n) for n in SHAPE], indexing="ij"), axis=-1)
+
+    def channel(peaks: list[tuple[np.ndarray, float]]) -> torch.Tensor:
+        norm = (2 * np.pi) ** 1.5 * np.prod(sigma)
+        density = sum(m / norm * np.exp(-0.5 * (((grid - c) / np.asarray(sigma)) ** 2).sum(-1)) for c, m in peaks)
+        return torch.from_numpy(np.log(density + 1e-30)).float().clamp(min=-100)
+
+    logits = torch.stack([torch.zeros(SHAPE), channel([(left_twin, 0.9), (stray, 1e-3)]),
+                          channel([(right_twin, 0.85), (stray, 1e-3)])]).half()
+    positions, confidences = decode_heatmaps(logits, activation="log_probability", radius=(4, 4, 4))
+
+    def assign(close: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        return assign_pair_sides(logits, positions, confidences, pairs=[(0, 1)], activation="log_probability",
+                                 radius=(4, 4, 4), sigma_vox=sigma, lps_x=lambda p: np.asarray(p)[:, 2],
+                                 close_twins=close)
+
+    split, _, changes = assign([])
+    # what the rule does to twins it takes for one place: one of them goes to the stray mode
+    assert changes and max(np.linalg.norm(split[0] - left_twin), np.linalg.norm(split[1] - right_twin)) > 10
+    kept, kept_confidences, changes = assign([(0, 1)])
+    np.testing.assert_allclose(kept[0], left_twin, atol=0.05)
+    np.testing.assert_allclose(kept[1], right_twin, atol=0.05)
+    assert not changes and kept_confidences.min() > 0.5

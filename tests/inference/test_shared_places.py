@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from nnlandmark.inference.decode import decode_heatmaps
-from nnlandmark.inference.shared_places import apart_pairs, part_shared_places
+from nnlandmark.inference.shared_places import apart_pairs, close_twins, part_shared_places
 from tests.inference.test_pair_sides import SHAPE, SIGMA, _channel
 
 CONE = np.array([10.0, 12.0, 20.0])
@@ -100,3 +100,10 @@ def test_a_moved_landmark_never_takes_its_mirror_twins_place() -> None:
     unbarred, conf, _ = part_shared_places(logits, positions, confidences, apart=apart, activation="log_probability",
                                            radius=(3, 3, 3), sigma_vox=SIGMA)
     np.testing.assert_allclose(unbarred[1], left_sphere, atol=0.05)  # what happened before the twin was barred
+
+
+def test_close_twins_are_the_mirror_pairs_the_references_put_close() -> None:
+    names = ("L MB", "R MB", "L eye", "R eye")
+    pairs = [(0, 1), (2, 3)]
+    assert close_twins(names, may_share=[("R MB", "L MB"), ("L MB", "L eye")], mirror_pairs=pairs) == ((0, 1),)
+    assert close_twins(names, may_share=None, mirror_pairs=pairs) == ()

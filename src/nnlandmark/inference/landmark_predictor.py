@@ -38,7 +38,7 @@ from nnlandmark.inference.model_folder import MODEL_INFO, check_model_folder, ch
 from nnlandmark.inference.network import NullLogitNetwork
 from nnlandmark.inference.pair_sides import SAME_PLACE_SIGMAS, assign_pair_sides
 from nnlandmark.inference.prior_modes import decode_with_prior
-from nnlandmark.inference.shared_places import apart_pairs, part_shared_places
+from nnlandmark.inference.shared_places import apart_pairs, close_twins, part_shared_places
 from nnlandmark.landmarks import LandmarkSet
 from nnlandmark.landmarks.mirror_pairs import pair_indices
 from nnlandmark.landmarks.orientation import canonical_nnunet_input
@@ -69,6 +69,9 @@ class LandmarkPredictor:
     # (i, j) channel indices that the training references always kept apart: parted when they peak at one
     # place (inference/shared_places.py)
     apart: tuple[tuple[int, int], ...] = ()
+    # mirror pairs whose twins the training references put within the same-place distance: their two peaks
+    # are never taken for one place (inference/pair_sides.py)
+    close_twins: tuple[tuple[int, int], ...] = ()
     # the guided mode's own absence threshold, chosen on its validation confidences; None: the model has none
     # (trained before guided validation existed) and guided presence uses ``absent_below``
     absent_below_guided: float | None = None
@@ -150,7 +153,8 @@ class LandmarkPredictor:
                 logits, positions, confidence, pairs=self.mirror_pairs, activation=self.activation,
                 radius=self.confidence_radius, sigma_vox=self.sigma_vox, world=world,
                 side_margin_mm=self.side_margin_mm,
-                half_separation_mm=self.half_separations(tuple(logits.shape[1:]), world))
+                half_separation_mm=self.half_separations(tuple(logits.shape[1:]), world),
+                close_twins=self.close_twins)
             for change in changes:
                 log.debug("mirror pair: %s", change)
         if self.apart:
@@ -267,7 +271,8 @@ def predictor_for_network(
     pairs = pair_indices(mirror_pairs, names)
     return LandmarkPredictor(predictor, tuple(names), activation, absent_below,
                              confidence_radius(activation, sigma_vox), pairs, sigma, inference, prior,
-                             apart=apart_pairs(names, may_share=may_share_place, mirror_pairs=pairs))
+                             apart=apart_pairs(names, may_share=may_share_place, mirror_pairs=pairs),
+                             close_twins=close_twins(names, may_share=may_share_place, mirror_pairs=pairs))
 
 
 def check_inference_mode(inference: str, activation: str) -> None:

@@ -5,7 +5,8 @@ both channels of a pair can peak on the same twin, or each on the other's. The i
 left (+x in LPS). For each pair (found from the names and checked on the training references, see
 :mod:`nnlandmark.landmarks.mirror_pairs`):
 
-1. if both channels peak at the same place (within 2 sigma), the pair's other place is the best local
+1. if both channels peak at the same place (within 2 sigma; never for twins that the training references put
+   that close), the pair's other place is the best local
    maximum, outside that neighbourhood, of the sum of the two channels' log-heatmaps: the place both
    channels take for a twin, not a stray mode of one of them;
 2. of the pair's two places, the one at larger LPS x goes to the left landmark, the other to the right one.
@@ -27,7 +28,7 @@ as a few mm of error in the fitted plane would put both of its twins on one side
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -176,6 +177,7 @@ def assign_pair_sides(
     world: Callable[[np.ndarray], np.ndarray] | None = None,
     side_margin_mm: float = 0.0,
     half_separation_mm: Sequence[float] | None = None,
+    close_twins: Collection[tuple[int, int]] = (),
     first_channel: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Positions (K, 3, array order) and confidences with every (left, right) pair put on its side.
@@ -184,7 +186,9 @@ def assign_pair_sides(
     (N, 3) array positions to LPS mm. With it and ``half_separation_mm`` (per pair, half the expected distance
     of its twins; 0 where unknown), the other pairs' midline decides a pair at one place or on one side when
     its half separation is at least 2 ``side_margin_mm``. ``lps_x`` (LPS x in mm of array positions), alone, is
-    the LPS x comparison only. Returns copies and one line per pair changed.
+    the LPS x comparison only. ``close_twins``: pairs whose twins the training references put within the
+    same-place distance (mammillary bodies): two peaks there may be the two twins, so they are never taken
+    for one place. Returns copies and one line per pair changed.
     """
     if world is None and lps_x is None:
         raise ValueError("assign_pair_sides needs world (array positions to LPS mm) or lps_x")
@@ -196,7 +200,7 @@ def assign_pair_sides(
     changes = []
     for index, (left, right) in enumerate(pairs):
         places = [positions[left].copy(), positions[right].copy()]
-        at_one_place = same_place(places[0], places[1], sigma)
+        at_one_place = (left, right) not in close_twins and same_place(places[0], places[1], sigma)
         half = float(half_separation_mm[index]) if half_separation_mm is not None else 0.0
         assigned: dict[int, np.ndarray] | None = None
         if world is not None and points_mm is not None and np.isfinite(half) and half >= max(2 * side_margin_mm, 1e-9):

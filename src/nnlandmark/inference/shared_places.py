@@ -22,6 +22,13 @@ from nnlandmark.inference.decode import Activation, decode_at, log_heatmap
 from nnlandmark.inference.pair_sides import best_mode_outside, exclusion_radius, same_place
 
 
+def close_twins(names: Sequence[str], *, may_share: Sequence[Sequence[str]] | None,
+                mirror_pairs: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """The ``mirror_pairs`` among ``may_share`` (the model's record): twins the training references put close."""
+    shared = {frozenset(pair) for pair in may_share or ()}
+    return tuple(pair for pair in mirror_pairs if frozenset(names[i] for i in pair) in shared)
+
+
 def apart_pairs(names: Sequence[str], *, may_share: Sequence[Sequence[str]] | None,
                 mirror_pairs: Sequence[tuple[int, int]] = ()) -> tuple[tuple[int, int], ...]:
     """Index pairs (i < j) of ``names`` that decoding keeps apart: all but ``may_share`` and the mirror pairs.
