@@ -20,7 +20,7 @@ from nnlandmark.dataset_conversion.blobs import (
     paint_layered_blobs,
 )
 from nnlandmark.dataset_conversion.source_case import SourceCase
-from nnlandmark.datasets.checks import DatasetError, check_fold_count, check_test_cases
+from nnlandmark.datasets.checks import check_fold_count, check_test_cases
 from nnlandmark.landmarks import ImageGeometry, LandmarkSet, write_landmarks
 from nnlandmark.landmarks.orientation import canonical_geometry, canonical_image
 
