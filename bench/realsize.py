@@ -1,4 +1,7 @@
-"""Real-size check: the whole workflow on config/realsize.yaml once per training recipe, timed and tabulated.
+"""Real-size and real-anatomy checks: the whole workflow on config/realsize.yaml (or, with ``--check brain``,
+config/brain.yaml: subjects deformed from a public brain template with its AFIDs fiducials) once per training
+recipe, timed and tabulated. What follows says ``realsize``; ``--check brain`` uses ``brain`` in its place
+(folders, result files, README markers ``brain-table``).
 
 Each recipe (a ``train.loss`` value) runs from scratch in its own working directory,
 ``bench/.work/realsize/<recipe>/`` (``snakemake --directory``), with a generated config file that sets only
@@ -16,8 +19,8 @@ fold's whole-case validation and the test predictions are made again from the tr
 changes. The run's ``run.json`` keeps its training record and adds ``redecoded`` (commit, date); its stage
 times stay those of the original run.
 
-Usage: python bench/realsize.py [--recipes ssce_null mse ssce ssce_null@1] [--cores 2] [--dry-run] [--reuse]
-       [--redecode] [--no-readme]
+Usage: python bench/realsize.py [--check realsize|brain] [--recipes ssce_null mse ssce ssce_null@1] [--cores 2]
+       [--dry-run] [--reuse] [--redecode] [--no-readme]
 """
 
 from __future__ import annotations
@@ -31,17 +34,38 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from common import REPO, RESULTS, WORK, machine_info, say, write_result
 
-CONFIG = REPO / "config" / "realsize.yaml"
-DATASET = "realsize"
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 README = REPO / "README.md"
-MARKERS = ("<!-- realsize-table:start -->", "<!-- realsize-table:end -->")
 DEFAULT_RECIPES = ("ssce_null", "mse", "ssce")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check: its config (and dataset key in it); folders, result files and README markers named after it."""
+
+    name: str
+
+    @property
+    def config(self) -> Path:
+        return REPO / "config" / f"{self.name}.yaml"
+
+    @property
+    def dataset(self) -> str:
+        return self.name
+
+    @property
+    def markers(self) -> tuple[str, str]:
+        return (f"<!-- {self.name}-table:start -->", f"<!-- {self.name}-table:end -->")
+
+
+CHECKS = ("realsize", "brain")
+CHECK = Check("realsize")  # set from --check in main()
 
 
 def parse_run(spec: str) -> tuple[str, int | None]:
@@ -54,7 +78,7 @@ def parse_run(spec: str) -> tuple[str, int | None]:
 
 def recipe_dir(spec: str) -> Path:
     recipe, seed = parse_run(spec)
-    return WORK / "realsize" / (recipe if seed is None else f"{recipe}-seed{seed}")
+    return WORK / CHECK.name / (recipe if seed is None else f"{recipe}-seed{seed}")
 
 
 def snakemake_command(recipe: str, *, cores: str) -> list[str]:
@@ -71,7 +95,7 @@ def snakemake_command(recipe: str, *, cores: str) -> list[str]:
         "--resources",
         "gpu=1",
         "--configfile",
-        str(CONFIG),
+        str(CHECK.config),
         str(folder / "recipe.yaml"),
     ]
 
@@ -80,7 +104,7 @@ def recipe_config(spec: str) -> str:
     recipe, seed = parse_run(spec)
     text = f"# written by bench/realsize.py\nresults: results\ntrain:\n  loss: {recipe}\n"
     if seed is not None:  # an independent draw: other cases, other initial weights and batches
-        text += f"  seed: {seed}\ndatasets:\n  {DATASET}:\n    seed: {seed}\n"
+        text += f"  seed: {seed}\ndatasets:\n  {CHECK.dataset}:\n    seed: {seed}\n"
     return text
 
 
@@ -173,7 +197,7 @@ def stage_seconds(folder: Path) -> dict[str, float]:
 def collect(record: dict[str, Any]) -> dict[str, Any]:
     """A run's record plus its test-set summary (model and baseline rows), folds and stage times."""
     folder = recipe_dir(record["recipe"])
-    tables = folder / "results" / DATASET / "tables"
+    tables = folder / "results" / CHECK.dataset / "tables"
     out = dict(record)
     if (tables / "summary.csv").is_file():
         rows = {row["method"]: row for row in _read_csv(tables / "summary.csv")}
@@ -265,7 +289,7 @@ def markdown(runs: list[dict[str, Any]], machine: dict[str, Any]) -> str:
     cores = " / ".join(sorted({str(run.get("cores", "?")) for run in runs}))
     lines.append(
         f"Command: `python bench/realsize.py {' '.join(sys.argv[1:])}`; each recipe "
-        f"runs `snakemake --cores {cores} --resources gpu=1 --configfile config/realsize.yaml recipe.yaml` "
+        f"runs `snakemake --cores {cores} --resources gpu=1 --configfile config/{CHECK.name}.yaml recipe.yaml` "
         "in an empty folder, recipe.yaml setting `train.loss`; for `<recipe>@<seed>` also the dataset's and the "
         "training's seed (an independent draw of cases and training; the others use seed 0)."
     )
@@ -273,17 +297,20 @@ def markdown(runs: list[dict[str, Any]], machine: dict[str, Any]) -> str:
 
 
 def update_readme(table: str) -> bool:
-    """Replace the text between README.md's realsize-table markers; False when the markers are missing."""
+    """Replace the text between README.md's markers of the check; False when the markers are missing."""
     text = README.read_text()
-    start, end = (text.find(m) for m in MARKERS)
+    markers = CHECK.markers
+    start, end = (text.find(m) for m in markers)
     if start < 0 or end < start:
         return False
-    README.write_text(text[: start + len(MARKERS[0])] + "\n" + table + text[end:])
+    README.write_text(text[: start + len(markers[0])] + "\n" + table + text[end:])
     return True
 
 
 def main() -> None:
+    global CHECK
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", choices=CHECKS, default="realsize", help="which check (default: %(default)s)")
     parser.add_argument(
         "--recipes",
         nargs="+",
@@ -304,6 +331,7 @@ def main() -> None:
     )
     parser.add_argument("--no-readme", action="store_true", help="leave README.md's table as it is")
     args = parser.parse_args()
+    CHECK = Check(args.check)
     if args.dry_run:
         for recipe in args.recipes:
             say(f"# {recipe}: {recipe_dir(recipe) / 'recipe.yaml'} holds:")
@@ -325,19 +353,19 @@ def main() -> None:
     machine = machine_info()
     table = markdown(runs, machine)
     path = write_result(
-        "realsize",
+        CHECK.name,
         {
-            "benchmark": "workflow on config/realsize.yaml per recipe",
-            "dataset": DATASET,
-            "config": str(CONFIG.relative_to(REPO)),
+            "benchmark": f"workflow on config/{CHECK.name}.yaml per recipe",
+            "dataset": CHECK.dataset,
+            "config": str(CHECK.config.relative_to(REPO)),
             "runs": runs,
         },
     )
-    (RESULTS / "realsize.md").write_text(table)
+    (RESULTS / f"{CHECK.name}.md").write_text(table)
     say(table)
-    say(f"wrote {path} and {RESULTS / 'realsize.md'}")
+    say(f"wrote {path} and {RESULTS / f'{CHECK.name}.md'}")
     if not args.no_readme:
-        say("README.md table updated" if update_readme(table) else f"README.md has no {MARKERS[0]} marker")
+        say("README.md table updated" if update_readme(table) else f"README.md has no {CHECK.markers[0]} marker")
 
 
 if __name__ == "__main__":
