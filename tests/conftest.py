@@ -1,13 +1,16 @@
-"""Shared fixtures: small oblique, anisotropic images with landmarks."""
+"""Shared fixtures: small oblique, anisotropic images with landmarks; the real brain template."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from nnlandmark.datasets.brain_template import BrainTemplate, fetch_brain_template
+from nnlandmark.datasets.download import DownloadError
 from nnlandmark.landmarks import ImageGeometry, LandmarkSet
 
 
@@ -37,3 +40,13 @@ def write_case(folder: Path, case_id: str, geometry: ImageGeometry, landmarks: L
     path.parent.mkdir(parents=True, exist_ok=True)
     sitk.WriteImage(image, str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def real_template(tmp_path_factory: pytest.TempPathFactory) -> BrainTemplate:
+    """The real brain template, fetched once per session (or kept in $NNLANDMARK_BRAIN_TEMPLATE_CACHE)."""
+    cache = Path(os.environ.get("NNLANDMARK_BRAIN_TEMPLATE_CACHE") or tmp_path_factory.mktemp("brain_template"))
+    try:
+        return fetch_brain_template(cache)
+    except DownloadError as err:
+        pytest.skip(f"the brain template could not be fetched (no network?): {err}")

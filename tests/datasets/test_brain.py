@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
 import subprocess
 import time
 import zipfile
@@ -30,7 +29,6 @@ from nnlandmark.landmarks import ImageGeometry, LandmarkSet, read_landmarks
 
 SPACING = (2.5, 2.5, 2.5)
 # Set to a folder to reuse one download of the real template across test sessions.
-CACHE_VARIABLE = "NNLANDMARK_BRAIN_TEMPLATE_CACHE"
 TOY_FIDUCIALS = {
     "centre": (0.0, 0.0, 0.0),
     "beside centre": (2.0, 0.0, 0.0),
@@ -63,16 +61,6 @@ def toy_template(tmp_path_factory: pytest.TempPathFactory) -> BrainTemplate:
 @pytest.fixture(scope="module")
 def toy_volume(toy_template: BrainTemplate) -> TemplateVolume:
     return load_template_volume(toy_template.image)
-
-
-@pytest.fixture(scope="session")
-def real_template(tmp_path_factory: pytest.TempPathFactory) -> BrainTemplate:
-    """The real template, fetched once per session (or kept in $NNLANDMARK_BRAIN_TEMPLATE_CACHE)."""
-    cache = Path(os.environ.get(CACHE_VARIABLE) or tmp_path_factory.mktemp("brain_template"))
-    try:
-        return fetch_brain_template(cache)
-    except DownloadError as err:
-        pytest.skip(f"the brain template could not be fetched (no network?): {err}")
 
 
 def _subjects(volume: TemplateVolume, n: int, *, seed: int = 0) -> list:
