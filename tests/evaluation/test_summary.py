@@ -184,3 +184,15 @@ def test_fold_table_reads_landmarks_with_their_own_threshold_at_it() -> None:
     own = fold_table({0: summary}, absent_below=AbsenceThresholds(0.005, {"sphere_L": 0.2, "sphere_R": 0.2})).loc[0]
     assert (overall["n_false_present"], overall["n_false_absent"]) == (1, 0)
     assert (own["n_false_present"], own["n_false_absent"], own["absent_below"]) == (0, 0, 0.005)
+
+
+def test_fold_table_reads_each_fold_at_its_own_thresholds() -> None:
+    """Per-fold figures at thresholds chosen without the fold (evaluate_predictions passes one per fold)."""
+    from nnlandmark.evaluation.summary import fold_table
+    from nnlandmark.inference.absence import AbsenceThresholds
+
+    records = [{"landmark": "a", "reference_present": False, "confidence": 0.3, "error_mm": None}]
+    summary = {"n_cases": 1, "n_landmarks": 1, "gross_error_mm": 8.0, "n_gross": 0, "confidences": records}
+    table = fold_table({0: summary, 1: summary}, absent_below={0: AbsenceThresholds(0.5), 1: AbsenceThresholds(0.1)})
+    assert table["n_false_present"].tolist() == [0, 1]
+    assert table["absent_below"].tolist() == [0.5, 0.1]

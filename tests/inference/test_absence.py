@@ -11,11 +11,23 @@ from nnlandmark.inference.absence import (
     is_gross_failure,
     threshold_from_validation,
     thresholds_from_validation,
+    unseen_absence_threshold,
 )
 
 
 def test_no_absent_reference_means_never_absent() -> None:
     assert choose_absence_threshold([(True, 0.3), (True, 0.01)]) == 0.0
+
+
+def test_no_absent_reference_gives_a_probability_model_the_null_outcomes_threshold_never_zero() -> None:
+    """A log_probability model calls a landmark absent where less than half its probability is at the peak."""
+    unseen = unseen_absence_threshold("log_probability")
+    assert unseen == 0.5 and unseen_absence_threshold("sigmoid") == 0.0
+    assert choose_absence_threshold([(True, 0.9), (True, 0.8)], unseen=unseen) == 0.5
+    summary = {"confidences": [{"landmark": "a", "reference_present": True, "confidence": 0.9}]}
+    assert thresholds_from_validation([summary], unseen=unseen).overall == 0.5
+    # where validation saw absent landmarks, they decide, not the default
+    assert choose_absence_threshold([(True, 0.9), (False, 0.01)], unseen=unseen) == pytest.approx(0.455)
 
 
 def test_threshold_separates_absent_from_present() -> None:

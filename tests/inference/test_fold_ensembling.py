@@ -123,7 +123,10 @@ def test_folds_vote_on_presence_each_against_the_single_fold_threshold() -> None
     # 2 of 3 folds reach 0.01 -> present (their geometric mean, 0.07 and 0.01, is not what is compared)
     assert fold_votes(confidences, 0.01).tolist() == [True, False, True]
     assert fold_votes(confidences[:1], 0.01).tolist() == [True, True, True]  # one fold: its own call
-    assert fold_votes(confidences[1:], 0.01).tolist() == [True, False, True]  # two folds: one of them is half
+    # two folds: one of them is half, not a majority; four folds need three
+    assert fold_votes(confidences[1:], 0.01).tolist() == [False, False, False]
+    assert fold_votes(confidences[1:] + confidences[1:], 0.01).tolist() == [False, False, False]
+    assert fold_votes(confidences[:2] + confidences[:2], 0.01).tolist() == [True, False, True]
 
 
 def test_folds_vote_against_each_landmarks_own_threshold() -> None:

@@ -12,7 +12,7 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
     log_to_file(smk.log[0])
     from nnlandmark.evaluation import collect_errors, per_landmark, summarize
     from nnlandmark.evaluation.summary import fold_table
-    from nnlandmark.inference.absence import thresholds_from_validation
+    from nnlandmark.inference.absence import thresholds_from_validation, unseen_absence_threshold
     from nnlandmark.inference.model_folder import MODEL_INFO
     from nnlandmark.inference.whole_case_validation import gross_error_threshold_mm
     from nnlandmark.landmarks import read_landmarks
@@ -36,9 +36,13 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
     summary.to_csv(smk.output.summary, index=False)
     per_landmark(errors).to_csv(smk.output.per_landmark, index=False)
     summaries = {int(Path(p).stem.split("_")[1]): json.loads(Path(p).read_text()) for p in smk.input.folds}
-    # read at the thresholds predict_test chose on the same summaries (mirror twins pooled as the model pairs them)
-    twins = json.loads((Path(smk.params.model_dir) / MODEL_INFO).read_text()).get("mirror_pairs", [])
-    folds = fold_table(summaries, absent_below=thresholds_from_validation(summaries.values(), twins=twins))
+    # each fold read at thresholds chosen as predict_test chooses them, on the other folds' validation only
+    # (mirror twins pooled as the model pairs them): no fold is scored at a threshold fitted on its own records
+    info = json.loads((Path(smk.params.model_dir) / MODEL_INFO).read_text())
+    twins, unseen = info.get("mirror_pairs", []), unseen_absence_threshold(info["activation"])
+    absent_below = {fold: thresholds_from_validation([s for f, s in summaries.items() if f != fold], twins=twins,
+                                                     unseen=unseen) for fold in summaries}
+    folds = fold_table(summaries, absent_below=absent_below)
     folds.to_csv(smk.output.folds, index=False)
     print(summary.to_string(index=False))
     print(folds.to_string(index=False))

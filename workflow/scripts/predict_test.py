@@ -20,7 +20,7 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
     import torch
 
     from nnlandmark.devices import resolve_device
-    from nnlandmark.inference.absence import has_guided_validation, thresholds_from_validation
+    from nnlandmark.inference.absence import has_guided_validation, thresholds_from_validation, unseen_absence_threshold
     from nnlandmark.inference.landmark_predictor import load_model, set_absence_threshold
     from nnlandmark.inference.model_folder import MODEL_INFO
     from nnlandmark.inference.predict_folder import images_in_folder, predict_images
@@ -30,14 +30,15 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
     manifest = json.loads(Path(smk.input.manifest).read_text())
     validation = [json.loads(Path(f).read_text()) for f in smk.input.folds]
     model_dir = Path(smk.params.model_dir)
-    twins = json.loads((model_dir / MODEL_INFO).read_text()).get("mirror_pairs", [])
-    thresholds = thresholds_from_validation(validation, twins=twins)
+    info = json.loads((model_dir / MODEL_INFO).read_text())
+    twins, unseen = info.get("mirror_pairs", []), unseen_absence_threshold(info["activation"])
+    thresholds = thresholds_from_validation(validation, twins=twins, unseen=unseen)
     print(f"absence threshold chosen on the folds' validation cases: confidence < {thresholds.overall:.4f}")
     for name, value in thresholds.landmarks.items():
         print(f"  {name}'s own (validation showed it absent and present): confidence < {value:.4f}")
     guided = None
     if has_guided_validation(validation):
-        guided = thresholds_from_validation(validation, inference="guided", twins=twins)
+        guided = thresholds_from_validation(validation, inference="guided", twins=twins, unseen=unseen)
         print(f"guided mode's absence threshold, chosen on its validation confidences: "
               f"confidence < {guided.overall:.4f}")
         for name, value in guided.landmarks.items():

@@ -17,7 +17,7 @@ enters neither statistic and is counted.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -174,18 +174,22 @@ def fold_detection(summary: dict, absent_below: float | AbsenceThresholds) -> di
     }
 
 
-def fold_table(summaries: dict[int, dict], *, absent_below: float | AbsenceThresholds | None = None) -> pd.DataFrame:
+def fold_table(summaries: dict[int, dict], *,
+               absent_below: float | AbsenceThresholds | Mapping[int, AbsenceThresholds] | None = None
+               ) -> pd.DataFrame:
     """One row per fold from its whole-case validation summary (``training/fold_N.json``).
 
     Summaries written before ``max_mm``/``n_gross`` existed give NaN there rather than a wrong zero. With
-    ``absent_below`` (the thresholds chosen on these summaries), each fold's landmarks are also read as the
-    test predictions are: gross failures among those reported present, and false absences.
+    ``absent_below`` (one set of thresholds, or each fold's: chosen without that fold's records), each fold's
+    landmarks are also read as the test predictions are: gross failures among those reported present, and
+    false absences.
     """
     rows = []
     for fold in sorted(summaries):
         row = {"fold": fold, **{k: summaries[fold].get(k, math.nan) for k in FOLD_COLUMNS}}
         if absent_below is not None:
-            row.update(fold_detection(summaries[fold], absent_below))
+            own = absent_below[fold] if isinstance(absent_below, Mapping) else absent_below
+            row.update(fold_detection(summaries[fold], own))
         rows.append(row)
     columns = ["fold", *FOLD_COLUMNS, *(THRESHOLD_COLUMNS if absent_below is not None else ())]
     return pd.DataFrame(rows, columns=columns)

@@ -9,16 +9,30 @@ from typing import Any
 import numpy as np
 
 
-def choose_absence_threshold(validation: Iterable[tuple[bool, float]]) -> float:
+UNSEEN_LOG_PROBABILITY = 0.5
+"""Absence threshold of a ``log_probability`` model where validation saw no absent landmark: present when
+the network puts at least half of the landmark's probability around its peak, i.e. finds it more likely there
+than anywhere else or nowhere (the null outcome)."""
+
+
+def unseen_absence_threshold(activation: str) -> float:
+    """The threshold where validation shows no absent landmark: :data:`UNSEEN_LOG_PROBABILITY` for models whose
+    confidence is a probability mass (``log_probability``); 0 (always present) for the others, whose confidence
+    has no such meaning."""
+    return UNSEEN_LOG_PROBABILITY if activation == "log_probability" else 0.0
+
+
+def choose_absence_threshold(validation: Iterable[tuple[bool, float]], *, unseen: float = 0.0) -> float:
     """Threshold on confidence that best separates present from absent reference landmarks.
 
     ``validation`` yields (reference_present, confidence) pairs. The threshold maximises the number of
     correct present/absent calls; among equally good ones the lowest is kept, so a landmark is only called
-    absent when validation data showed that its confidence drops. Without absent references it is 0.
+    absent when validation data showed that its confidence drops. Without absent references it is ``unseen``
+    (:func:`unseen_absence_threshold`).
     """
     pairs = [(bool(p), float(c)) for p, c in validation if np.isfinite(c)]
     if not any(not p for p, _ in pairs):
-        return 0.0
+        return float(unseen)
     present = np.array([p for p, _ in pairs])
     confidence = np.array([c for _, c in pairs])
     values = np.unique(confidence)
@@ -87,9 +101,10 @@ class AbsenceThresholds:
 
 
 def thresholds_from_validation(summaries: Iterable[Mapping[str, Any]], *, inference: str = "full",
-                               twins: Sequence[Sequence[str]] = ()) -> AbsenceThresholds:
+                               twins: Sequence[Sequence[str]] = (), unseen: float = 0.0) -> AbsenceThresholds:
     """:func:`threshold_from_validation` overall, plus each landmark's own where its records (pooled with its
-    mirror twin from ``twins``) hold both absent and present references (:class:`AbsenceThresholds`)."""
+    mirror twin from ``twins``) hold both absent and present references (:class:`AbsenceThresholds`); the
+    overall one is ``unseen`` where no record is absent."""
     confidence_key, _ = RECORD_KEYS[inference]
     records = _informative_records(summaries, inference)
     twin_of = {a: b for pair in twins for a, b in (tuple(pair), tuple(pair)[::-1])}
@@ -103,5 +118,5 @@ def thresholds_from_validation(summaries: Iterable[Mapping[str, Any]], *, infere
             own[name] = choose_absence_threshold((r["reference_present"], r[confidence_key]) for r in rows)
             if name in twin_of:
                 own[twin_of[name]] = own[name]
-    overall = choose_absence_threshold((r["reference_present"], r[confidence_key]) for r in records)
+    overall = choose_absence_threshold(((r["reference_present"], r[confidence_key]) for r in records), unseen=unseen)
     return AbsenceThresholds(overall, own)  # overall: threshold_from_validation's, from the same records

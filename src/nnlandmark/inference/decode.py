@@ -63,14 +63,15 @@ def fold_consensus(confidences: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def fold_votes(confidences: Sequence[np.ndarray], absent_below: float | np.ndarray) -> np.ndarray:
-    """(K,) present flags: at least half of the folds' own confidences (each (K,)) reach ``absent_below``
+    """(K,) present flags: more than half of the folds' own confidences (each (K,)) reach ``absent_below``
     (one threshold, or (K,) per landmark).
 
     The threshold is chosen on single folds' validation confidences, so each fold's confidence is held against
-    it (the same kind of number it was chosen on) and the folds vote; with one fold this is its own call.
+    it (the same kind of number it was chosen on) and the folds vote by strict majority (1 of 2 or 2 of 4 is
+    not enough); with one fold this is its own call.
     """
     stack = np.asarray(confidences, dtype=np.float64).reshape(len(confidences), -1)
-    return (stack >= absent_below).sum(axis=0) * 2 >= stack.shape[0]
+    return (stack >= absent_below).sum(axis=0) * 2 > stack.shape[0]
 
 
 def log_heatmap(channel: torch.Tensor, *, activation: Activation) -> torch.Tensor:

@@ -105,7 +105,7 @@ class LandmarkPredictor:
         the average is the log of the folds' geometric mean (a product of experts, not renormalised): it
         peaks where the folds jointly put most probability, for equally wide Gaussians at the mean of their
         peaks. A landmark's confidence is the geometric mean of the folds' own confidences (a product of
-        experts like the positions). It is present when at least half of the folds' own confidences reach the
+        experts like the positions). It is present when more than half of the folds' own confidences reach the
         absence threshold, which was chosen on single folds' whole-case validation confidences, the same kind
         of number (:func:`~nnlandmark.inference.decode.fold_votes`): one fold alone cannot make it present.
         """
