@@ -1,10 +1,9 @@
 """Fold ensembling and absent landmarks, end to end through our predictor on images larger than the patch.
 
-Folds are averaged the way nnU-Net averages them (their outputs, window by window stitched); for
-log-probabilities that average is the log of the folds' geometric mean, whose peak for equally wide
-Gaussians lies at the mean of the folds' peaks. The confidence of an ensembled landmark is the geometric mean of the
-folds' own confidences: the same kind of number a fold's whole-case validation records, on which the
-absence threshold is chosen.
+Folds are averaged the way nnU-Net averages them, as probabilities (each fold's stitched output), and every
+landmark is read at one place: the averaged output's peak. Its confidence is the averaged output's mass there,
+and the folds vote on presence with their own confidences at that same place: the same kind of number a fold's
+whole-case validation records, on which the absence threshold is chosen.
 """
 
 from __future__ import annotations
@@ -50,8 +49,9 @@ def single_and_ensembled() -> tuple[LandmarkSet, LandmarkSet, LandmarkSet, torch
     folds = [pm.null_network(c, amplitude=3.0, seed=s).state_dict() for s, c in enumerate((FOLD_A, FOLD_B))]
     alone = [predict(predictor(pm.null_network(c, amplitude=3.0, seed=s))) for s, c in enumerate((FOLD_A, FOLD_B))]
     ensemble = predictor(pm.null_network(FOLD_A), folds)  # the network's own parameters are replaced fold by fold
-    averaged = sum(predictor(pm.null_network(c, amplitude=3.0, seed=s)).predictor.predict_sliding_window_return_logits(
-        pm.coordinate_image(IMAGE)).float() for s, c in enumerate((FOLD_A, FOLD_B))) / 2
+    outputs = [predictor(pm.null_network(c, amplitude=3.0, seed=s)).predictor.predict_sliding_window_return_logits(
+        pm.coordinate_image(IMAGE)).float() for s, c in enumerate((FOLD_A, FOLD_B))]
+    averaged = torch.logsumexp(torch.stack(outputs), dim=0) - np.log(2)  # the log of the mean probability
     return alone[0], alone[1], predict(ensemble), averaged
 
 
@@ -61,25 +61,33 @@ def test_each_fold_alone_decodes_its_own_peaks(single_and_ensembled: tuple) -> N
     np.testing.assert_allclose(zyx(fold_b)[:2], FOLD_B[:2], atol=0.05)
 
 
-def test_two_folds_average_to_the_peak_of_their_mean_log_probability(single_and_ensembled: tuple) -> None:
+def test_two_folds_average_to_the_peak_of_their_mean_probability(single_and_ensembled: tuple) -> None:
     _, _, ensemble, averaged = single_and_ensembled
     found = zyx(ensemble)
-    np.testing.assert_allclose(found[0], [30.2, 20.6, 42.0], atol=0.1)  # mean of x = 40 and x = 44
+    # two Gaussians 4 voxels apart (sigma 2.5): their mean is one mode, midway between x = 40 and x = 44
+    np.testing.assert_allclose(found[0], [30.2, 20.6, 42.0], atol=0.1)
     np.testing.assert_allclose(found[1], FOLD_A[1], atol=0.05)  # where the folds agree, their common peak
     positions, _ = decode_heatmaps(averaged, activation="log_probability")
     np.testing.assert_allclose(found[:2], positions[:2], atol=0.05)
 
 
-def test_ensembled_confidence_is_the_folds_geometric_mean_not_the_averaged_maps_mass(
-    single_and_ensembled: tuple,
-) -> None:
-    fold_a, fold_b, ensemble, averaged = single_and_ensembled
-    np.testing.assert_allclose(ensemble.confidence, np.sqrt(fold_a.confidence * fold_b.confidence), rtol=1e-6)
+def test_ensembled_confidence_is_the_averaged_outputs_mass_at_the_reported_place(single_and_ensembled: tuple) -> None:
+    fold_a, _, ensemble, averaged = single_and_ensembled
     radius = tuple(max(1, int(np.ceil(2 * s))) for s in pm.SIGMA_VOX)
     _, mass = decode_heatmaps(averaged, activation="log_probability", radius=radius)
-    # the geometric mean of two Gaussians 4 voxels apart (sigma 2.5) holds exp(-(2 / 2.5)^2 / 2) = 0.73 of the mass
-    assert mass[0] < 0.8 * ensemble.confidence[0]
-    assert mass[1] == pytest.approx(ensemble.confidence[1], rel=0.01)
+    np.testing.assert_allclose(ensemble.confidence[:2], mass[:2], rtol=0.01)
+    assert ensemble.confidence[1] == pytest.approx(fold_a.confidence[1], rel=0.01)  # the folds agree there
+    assert ensemble.confidence[0] < fold_a.confidence[0]  # they do not quite agree on "left"
+
+
+def test_two_folds_outvote_a_third_and_the_landmark_is_reported_where_they_put_it() -> None:
+    """The folds' mean log-probability (a product of experts) put this landmark at x = 46, where no fold did."""
+    apart = np.array([[30.2, 20.6, 58.0], [12.4, 50.3, 20.7], ABSENT])
+    folds = [pm.null_network(c, amplitude=3.0, seed=s).state_dict() for s, c in enumerate((FOLD_A, FOLD_A, apart))]
+    ensemble = predict(predictor(pm.null_network(FOLD_A), folds))
+    np.testing.assert_allclose(zyx(ensemble)[0], FOLD_A[0], atol=0.1)
+    assert 0.5 < ensemble.confidence[0] < 0.7  # two thirds of the folds' mass lies there
+    assert ensemble.present.tolist() == [True, True, True]  # no threshold set: only the vote's majority counts
 
 
 def test_an_absent_landmark_is_reported_absent_under_the_validation_threshold(
@@ -162,4 +170,7 @@ def test_a_landmark_two_of_three_folds_see_is_present_and_one_of_three_absent(in
     # "left": seen by folds 0 and 1; "right": by fold 0 only; "missing": by none
     assert result.present.tolist() == [True, False, False]
     assert np.linalg.norm(zyx(result)[0] - seen[0]) < 0.5
-    assert result.confidence[0] < 0.1  # the geometric mean, pulled down by fold 2, would have called it absent
+    if inference == "full":  # the averaged output's mass at the reported place: the mean of the folds' there
+        assert 0.5 < result.confidence[0] < 0.7 and 0.25 < result.confidence[1] < 0.35
+    else:  # the guided mode's geometric mean, pulled down by fold 2, would have called it absent
+        assert result.confidence[0] < 0.1

@@ -53,13 +53,58 @@ def confidence_radius(activation: Activation, sigma_vox: Sequence[float] | None)
 
 
 def fold_consensus(confidences: Sequence[np.ndarray]) -> np.ndarray:
-    """Geometric mean over folds of per-landmark confidences (each (K,)); a zero stays zero.
-
-    The ensemble's confidence, a product of experts like its positions: folds that agree keep their value,
-    and one fold that sees a landmark the others do not see cannot make it present alone.
-    """
+    """Geometric mean over folds of per-landmark confidences (each (K,)); a zero stays zero (the guided mode's
+    ensemble confidence: its folds' windows differ, so there is no one averaged output to read)."""
     stack = np.clip(np.asarray(confidences, dtype=np.float64), 1e-300, None)
     return np.exp(np.log(stack).mean(axis=0))
+
+
+class FoldAverage:
+    """The folds' (C, Z, Y, X) outputs averaged as probabilities (nnU-Net's ensembling), one fold at a time.
+
+    ``log_probability``: the log of the folds' mean probability; ``sigmoid``: the logit of their mean sigmoid;
+    ``softmax``: the log of their mean spatial softmax (each fold normalised first). The running sum is one
+    float32 copy of an output, so no fold needs to be kept.
+    """
+
+    def __init__(self, activation: Activation) -> None:
+        _check(activation)
+        self.activation = activation
+        self.count = 0
+        self._sum: torch.Tensor | None = None  # sum of probabilities (sigmoid) or its log (the others)
+
+    def add(self, output: torch.Tensor) -> None:
+        """Add one fold's output."""
+        values = output.float()
+        if self.activation == "softmax":
+            values = torch.stack([v - softmax_log_normaliser(v) for v in values])
+        if self.activation == "sigmoid":
+            values = torch.sigmoid(values)
+            self._sum = values if self._sum is None else self._sum.add_(values)
+        else:
+            self._sum = values if self._sum is None else torch.logaddexp(self._sum, values, out=self._sum)
+        self.count += 1
+
+    def result(self) -> torch.Tensor:
+        """The averaged output (float32), in the activation the folds' outputs have."""
+        if self._sum is None:
+            raise ValueError("no fold output was added")
+        if self.activation == "sigmoid":
+            mean = (self._sum / self.count).clamp(1e-7, 1 - 1e-7)
+            return torch.log(mean) - torch.log1p(-mean)
+        return self._sum - math.log(self.count)
+
+
+def confidences_at(output: torch.Tensor, positions: np.ndarray, *, activation: Activation,
+                   radius: int | Sequence[int] = CONFIDENCE_RADIUS, first_channel: int = 1) -> np.ndarray:
+    """(K,) confidence of each landmark channel of one (C, Z, Y, X) output at the voxel nearest its ``positions``
+    row (array order): what a fold says at the place the ensemble reports."""
+    shape = np.asarray(output.shape[1:]) - 1
+    out = []
+    for k, position in enumerate(np.asarray(positions, dtype=np.float64).reshape(-1, 3)):
+        voxel = np.clip(np.rint(position), 0, shape).astype(int)
+        out.append(decode_at(output[first_channel + k], voxel, activation=activation, radius=radius)[1])
+    return np.asarray(out, dtype=np.float64)
 
 
 def fold_votes(confidences: Sequence[np.ndarray], absent_below: float | np.ndarray) -> np.ndarray:

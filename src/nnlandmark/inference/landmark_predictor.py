@@ -26,7 +26,8 @@ from nnlandmark.inference.decode import (
     CONFIDENCE_RADIUS,
     Activation,
     confidence_radius,
-    fold_consensus,
+    FoldAverage,
+    confidences_at,
     fold_votes,
     recipe_sigma_vox,
 )
@@ -46,6 +47,10 @@ from nnlandmark.landmarks.orientation import canonical_nnunet_input
 log = logging.getLogger(__name__)
 
 TRAINER_NAME = "nnLandmarkTrainer"
+
+
+KEEP_FOLD_OUTPUTS_BYTES = 4 << 30
+"""The folds' outputs of one case are kept for ensembling up to this size; beyond it each fold runs again."""
 
 
 @dataclass
@@ -101,13 +106,15 @@ class LandmarkPredictor:
     def predict_preprocessed(self, data: torch.Tensor, properties: dict[str, Any]) -> LandmarkSet:
         """Landmarks (LPS mm) of one preprocessed case, ensembled over the loaded folds.
 
-        Positions are decoded from the folds' averaged outputs, as nnU-Net ensembles. For log-probabilities
-        the average is the log of the folds' geometric mean (a product of experts, not renormalised): it
-        peaks where the folds jointly put most probability, for equally wide Gaussians at the mean of their
-        peaks. A landmark's confidence is the geometric mean of the folds' own confidences (a product of
-        experts like the positions). It is present when more than half of the folds' own confidences reach the
-        absence threshold, which was chosen on single folds' whole-case validation confidences, the same kind
-        of number (:func:`~nnlandmark.inference.decode.fold_votes`): one fold alone cannot make it present.
+        The folds' outputs are averaged as probabilities (nnU-Net's ensembling,
+        :class:`~nnlandmark.inference.decode.FoldAverage`) and every landmark is read at one place: its
+        position is the averaged output's peak, its confidence the averaged output's mass there (the mean of the
+        folds' confidences there), and it is
+        present when more than half of the folds' own confidences at that same place reach the absence
+        threshold (chosen on single folds' validation confidences, the same kind of number;
+        :func:`~nnlandmark.inference.decode.fold_votes`). Two folds at one place outvote a third elsewhere, and
+        no landmark is reported where no fold put it. Each fold's output is kept until the places are known, or
+        computed again where keeping them all would take more than :data:`KEEP_FOLD_OUTPUTS_BYTES`.
         """
         shape = tuple(data.shape[1:])
 
@@ -124,17 +131,19 @@ class LandmarkPredictor:
             return LandmarkSet(self.names, world(result.positions),
                                fold_votes(list(result.fold_confidences.T), self.presence_threshold), result.confidences)
 
-        total, confidences = None, []  # each fold's own confidences
-        with torch.inference_mode():  # nnU-Net's outputs are inference tensors: summed in place only in this mode
+        with torch.inference_mode():
+            average, kept, keep = FoldAverage(self.activation), [], True
             for logits in self._fold_logits(data):
                 shape = tuple(logits.shape[1:])
-                positions, confidence = self._decode(logits, world=world)
-                confidences.append(confidence)
-                total = logits if total is None else total.add_(logits)
-            if len(confidences) > 1:
-                total /= len(confidences)
-                positions, _ = self._decode(total, world=world)
-                confidence = fold_consensus(confidences)
+                average.add(logits)
+                keep = keep and logits.numel() * logits.element_size() * (len(kept) + 1) <= KEEP_FOLD_OUTPUTS_BYTES
+                kept = [*kept, logits] if keep else []
+            positions, confidence = self._decode(average.result(), world=world)
+            confidences = [confidence]
+            if average.count > 1:  # each fold's own confidence at the reported places
+                folds = kept or self._fold_logits(data)  # computed again where they were too large to keep
+                confidences = [confidences_at(fold, positions, activation=self.activation,
+                                              radius=self.confidence_radius) for fold in folds]
         windows = full_window_count(self, shape)
         self.last_cost = {"inference": "full", "windows": windows, "evaluations": windows * len(confidences)}
         present = fold_votes(confidences, self.presence_threshold)
