@@ -267,8 +267,8 @@ def markdown(runs: list[dict[str, Any]], machine: dict[str, Any]) -> str:
         lines.append(
             f"Held-out test set: {_count(model['n_cases'])} cases, {_count(model['n_landmarks'])} reference "
             "landmarks; gross failures per fold are each fold's whole-case validation "
-            "(`tables/folds.csv`), all its landmarks and then those it reports present at the absence threshold "
-            "the test predictions used; baseline: the training set's mean position."
+            "(`tables/folds.csv`), all its landmarks and then those it reports present at absence thresholds "
+            "chosen on the other folds' validation; baseline: the training set's mean position."
         )
     lines.append(
         f"Measured {machine['date']} on {machine['host_cpu']} ({machine['cpu_count']} cores), "
