@@ -99,6 +99,30 @@ def sheared_nifti(setup: Setup) -> None:
     nibabel.save(nibabel.Nifti1Image(np.zeros((8, 8, 6), np.int16), affine), str(setup.image()))
 
 
+def filled_image(value: float, *, share: float = 1.0) -> sitk.Image:
+    """A float image of FOLDER_GEOMETRY whose first ``share`` of voxels hold ``value`` (the rest 100)."""
+    array = np.full(FOLDER_GEOMETRY.size[::-1], 100.0, dtype=np.float32)
+    array.reshape(-1)[: int(round(share * array.size))] = value
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing(FOLDER_GEOMETRY.spacing)
+    image.SetOrigin(FOLDER_GEOMETRY.origin)
+    image.SetDirection(FOLDER_GEOMETRY.direction)
+    return image
+
+
+def absent_everywhere(name: str) -> Callable[[Setup], None]:
+    """Every case's landmark file rewritten (as .json) with ``name`` absent."""
+
+    def damage(setup: Setup) -> None:
+        for case in range(4):
+            landmarks = folder_landmarks(case)
+            setup.landmark_file(case).unlink()
+            write_landmarks(setup.root / "landmarks" / f"case{case}.json",
+                            LandmarkSet(landmarks.names, landmarks.points, [n != name for n in landmarks.names]))
+
+    return damage
+
+
 def restore(setup: Setup) -> None:
     """The generic fix: the valid dataset again."""
     for folder in ("images", "landmarks", "a", "b"):
@@ -267,6 +291,19 @@ BAD_INPUTS = [
         r"case1.nii.gz: a 2D image \(size 8x8x1\)"),
     Bad("4D image", lambda s: sitk.WriteImage(sitk.Image([8, 8, 6, 2], sitk.sitkInt16), str(s.image())),
         r"case1.nii.gz: a 4D image \(size 8x8x6x2\); nnLandmark needs one 3D volume per case"),
+    # issue 21: silently accepted before
+    Bad("all-NaN image", lambda s: s.replace_image(filled_image(np.nan), ".nrrd"),
+        r"case1.nrrd: 100.0% of its voxels \(384 of 384\) are not finite numbers \(NaN or infinite\); fill them"),
+    Bad("image with some infinite voxels", lambda s: s.replace_image(filled_image(np.inf, share=0.25), ".mha"),
+        r"case1.mha: 25.0% of its voxels \(96 of 384\) are not finite numbers"),
+    Bad("CSV writing a missing landmark as 0,0,0",
+        lambda s: s.replace_landmarks("name,x,y,z\nnasion,0,0,0\nsella,1,2,3\n", ".csv"),
+        r"case1.csv: nasion lies exactly at \(0, 0, 0\), which is how some tools write a missing point; if it is "
+        r"missing, mark it absent", LandmarkError),
+    Bad("a landmark absent in every training case", absent_everywhere("menton"),
+        r"menton is absent in every training case, so its channel could never learn; annotate it in some "
+        r"training case, or list only the other landmarks in the dataset's landmark_names",
+        fix=block(landmark_names=["nasion", "sella"])),
 ]
 
 

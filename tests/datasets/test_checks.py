@@ -133,3 +133,18 @@ def test_absent_names_are_allowed_and_order_follows_the_fullest_case(tmp_path: P
     source = load_source_dataset(block, source_root=tmp_path)
     assert source.names == NAMES  # from case2, the case listing the most landmarks
     assert not source.cases[0].landmarks.present.any()
+
+
+def test_trainable_warns_of_empty_training_cases_and_rare_names(caplog: pytest.LogCaptureFixture) -> None:
+    from nnlandmark.datasets.checks import check_trainable
+
+    names = ("a", "b")
+    points = np.zeros((2, 3)) + 5.0
+    sets = {"c0": LandmarkSet(names, points, [True, False]), "c1": LandmarkSet(names, points, [True, False]),
+            "c2": LandmarkSet(names, points, [False, False]), "c3": LandmarkSet(names, points, [True, True])}
+    with caplog.at_level("WARNING"):
+        check_trainable(sets, names)
+    text = caplog.text
+    assert "1 training case(s) have every landmark absent: c2" in text
+    assert "b is present in only 1 of 4 training cases (absent in c0, c1, c2)" in text
+    assert "landmark_names" in text

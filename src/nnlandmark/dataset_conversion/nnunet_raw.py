@@ -20,7 +20,7 @@ from nnlandmark.dataset_conversion.blobs import (
     paint_layered_blobs,
 )
 from nnlandmark.dataset_conversion.source_case import SourceCase
-from nnlandmark.datasets.checks import check_fold_count, check_test_cases
+from nnlandmark.datasets.checks import check_fold_count, check_test_cases, check_trainable
 from nnlandmark.landmarks import ImageGeometry, LandmarkSet, write_landmarks
 from nnlandmark.landmarks.orientation import canonical_geometry, canonical_image
 
@@ -62,6 +62,7 @@ def write_nnunet_raw_dataset(
     train_ids = sorted(c for c in by_id if c not in set(test_cases))
     test_ids = sorted(test_cases)
     check_fold_count(len(train_ids), num_folds, n_test=len(test_ids))
+    check_trainable({cid: by_id[cid].landmarks for cid in train_ids}, names)
     final = Path(raw_root) / dataset_folder_name(dataset_id, name)
 
     # images are written in the canonical orientation (axes closest to LPS): nnU-Net learns arrays as stored

@@ -201,11 +201,65 @@ def check_image(path: Path, *, read_voxels: bool = True) -> ImageGeometry:
     check_spacing(geometry.spacing, source=path)
     check_direction(geometry.direction, source=path)
     if read_voxels:
-        read_image(path)
+        check_finite(read_image(path), source=path)
         problem = nifti_problem(path) if path.name.endswith((".nii", ".nii.gz")) else None
         if problem:
             raise _unreadable(path, ValueError(problem))
     return geometry
+
+
+def check_finite(image: sitk.Image, *, source: Path) -> None:
+    """Every voxel must be a finite number: NaN and infinity would train as 0 and predict nonsense."""
+    if image.GetPixelID() not in (sitk.sitkFloat32, sitk.sitkFloat64):
+        return
+    values = sitk.GetArrayViewFromImage(image)
+    bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+    if bad:
+        message = (
+            f"{source}: {bad / values.size:.1%} of its voxels ({bad} of {values.size}) are not finite numbers (NaN "
+            "or infinite); fill them with the background value and save the image again, or remove the case"
+        )
+        raise DatasetError(message)
+
+
+def check_not_at_origin(landmarks: LandmarkSet, *, source: Path) -> None:
+    """A present landmark exactly at (0, 0, 0) is how some tools write a missing point: ask, don't guess."""
+    at_origin = [n for n, p, present in zip(landmarks.names, landmarks.points, landmarks.present)
+                 if present and np.all(p == 0.0)]
+    if at_origin:
+        message = (
+            f"{source}: {', '.join(at_origin)} lies exactly at (0, 0, 0), which is how some tools write a missing "
+            "point; if it is missing, mark it absent (a present column of 0 in a .csv, position_status "
+            '"missing" in a .mrk.json) or leave it out of the file'
+        )
+        raise LandmarkError(message)
+
+
+def check_trainable(landmarks: Mapping[str, LandmarkSet], names: Sequence[str]) -> None:
+    """Every landmark must be present in some training case (its channel could never learn); a training case
+    without any present landmark, and a landmark present in fewer than half of the cases, are worth a warning."""
+    if not landmarks:
+        return
+    present = np.array([landmarks[case].reorder(names).present for case in sorted(landmarks)])
+    never = [n for n, seen in zip(names, present.any(axis=0)) if not seen]
+    if never:
+        message = (
+            f"{', '.join(never)} {'is' if len(never) == 1 else 'are'} absent in every training case, so "
+            f"{'its channel' if len(never) == 1 else 'their channels'} could never learn; annotate "
+            f"{'it' if len(never) == 1 else 'them'} in some training case, or list only the other landmarks "
+            "in the dataset's landmark_names"
+        )
+        raise DatasetError(message)
+    empty = [case for case, row in zip(sorted(landmarks), present) if not row.any()]
+    if empty:
+        log.warning("%d training case(s) have every landmark absent: %s; they only teach where landmarks are not",
+                    len(empty), ", ".join(empty))
+    for name, count in zip(names, present.sum(axis=0)):
+        if 2 * count < len(landmarks):
+            missing = [case for case, row in zip(sorted(landmarks), present[:, names.index(name)]) if not row]
+            log.warning("%s is present in only %d of %d training cases (absent in %s); if that name is a typo, "
+                        "fix it, or leave it out with the dataset's landmark_names", name, count, len(landmarks),
+                        ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else ""))
 
 
 def reference_names(

@@ -13,6 +13,7 @@ from nnlandmark.datasets.checks import (
     check_image,
     check_inside,
     check_landmark_names,
+    check_not_at_origin,
     check_not_empty,
     checked_landmarks,
     fit_undeclared_system,
@@ -95,6 +96,7 @@ def fitted_landmarks(
     if not declares_coordinate_system(source):
         landmarks = fit_undeclared_system(landmarks, geometry, source=source)
     landmarks = checked_landmarks(landmarks, names, source=source, reference=reference)
+    check_not_at_origin(landmarks, source=source)
     check_inside(landmarks, geometry, source=source)
     return landmarks
 
