@@ -46,6 +46,10 @@ def own_block(**changes: object) -> dict:
         (own_block(landmark_names="AC"), "'AC' is not of type 'array'"),
         ({"predict": {"tile_step_size": 0}}, "0 is less than or equal to the minimum of 0"),
         ({"train": {"threads": 0}}, "0 is less than the minimum of 1"),
+        # issue 21: outputs outside the results folder, a 2-D patch
+        ({"results": ""}, "'' should be non-empty"),
+        ({"datasets": {"../escape": own_block()["datasets"]["mine"]}}, "'../escape' does not match"),
+        ({"nnunet": {"plan_overrides": {"patch_size": [32, 32]}}}, "[32, 32] is too short"),
     ],
 )
 def test_a_bad_config_is_named_before_any_job_runs(tmp_path: Path, config: dict, message: str) -> None:
