@@ -12,9 +12,11 @@ os.environ.setdefault("NNLANDMARK_REPO", workflow.basedir)
 
 from nnlandmark.config_files import yaml_syntax_problem
 
-# Snakemake's own message for a broken YAML file names neither the file nor the line
-if problem := yaml_syntax_problem(os.path.join(workflow.basedir, "config", "config.yaml")):
-    sys.exit(f"error: {problem}")
+# Snakemake's own message for a broken YAML file names neither the file nor the line, and it lets the second
+# of two equal keys win silently (in --configfile files too, which it has read by now)
+for _path in [os.path.join(workflow.basedir, "config", "config.yaml"), *workflow.overwrite_configfiles]:
+    if problem := yaml_syntax_problem(_path):
+        sys.exit(f"error: {problem}")
 
 
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")

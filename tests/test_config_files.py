@@ -66,3 +66,24 @@ def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert err.startswith(f"nnlandmark check-config: error: {bad}, line 3, column 1: not valid YAML")
     assert cli.main(["check-config", str(tmp_path / "none.yaml")]) == 2
     assert capsys.readouterr().err.strip() == f"nnlandmark check-config: error: {tmp_path / 'none.yaml'}: no such file"
+
+
+def test_a_key_given_twice_is_named_not_silently_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("datasets:\n  mine:\n    name: A\n  mine:\n    name: B\n")
+    message = yaml_syntax_problem(path)
+    assert message is not None and message.startswith(f"{path}, line 4, column 3: not valid YAML (")
+    assert "key 'mine' first at line 2" in message and "key 'mine' given twice" in message
+
+
+def test_the_workflow_names_a_key_given_twice_in_a_configfile(tmp_path: Path) -> None:
+    config = tmp_path / "mine.yaml"
+    config.write_text("train:\n  epochs: 3\n  epochs: 4\n")
+    done = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "-n", "--cores",
+                           "1", "--configfile", str(config)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert f"error: {config}, line 3, column 3: not valid YAML" in output and "given twice" in output, output[-2000:]
+    assert "Traceback" not in output
+    assert not (tmp_path / "results").exists()
