@@ -123,6 +123,14 @@ def absent_everywhere(name: str) -> Callable[[Setup], None]:
     return damage
 
 
+def long_case_id(setup: Setup) -> None:
+    """case0's image and landmark file renamed to a 245-byte case id (its own names fit, nnU-Net's do not)."""
+    name = "c" * 245
+    setup.image(0).rename(setup.root / "images" / f"{name}.nii.gz")
+    landmark = setup.landmark_file(0)
+    landmark.rename(landmark.with_name(name + landmark.name[len("case0"):]))
+
+
 def restore(setup: Setup) -> None:
     """The generic fix: the valid dataset again."""
     for folder in ("images", "landmarks", "a", "b"):
@@ -300,6 +308,29 @@ BAD_INPUTS = [
         lambda s: s.replace_landmarks("name,x,y,z\nnasion,0,0,0\nsella,1,2,3\n", ".csv"),
         r"case1.csv: nasion lies exactly at \(0, 0, 0\), which is how some tools write a missing point; if it is "
         r"missing, mark it absent", LandmarkError),
+    Bad("landmark file with an upper-case suffix", lambda s: s.landmark_file(0).rename(s.root / "landmarks" / "case0.JSON"),
+        r"case0.JSON: a landmark file whose suffix is written in capitals, which is not read; rename it to case0.json"),
+    Bad("image with an upper-case suffix", lambda s: s.image(0).rename(s.root / "images" / "case0.NII.GZ"),
+        r"case0.NII.GZ: a image file whose suffix is written in capitals, which is not read; rename it to "
+        r"case0.nii.gz"),
+    Bad("landmark path that is a folder", lambda s: (s.landmark_file(0).unlink(),
+                                                     (s.root / "landmarks" / "case0.json").mkdir()),
+        r"landmarks/case0.json: a folder named like a landmark file; the landmark file of case 'case0' must be a file"),
+    Bad("image that is a broken link", lambda s: (s.image(0).unlink(), s.image(0).symlink_to(s.root / "gone.nii.gz")),
+        r"images/case0.nii.gz: a broken link \(to \S*gone.nii.gz\); fix the link, or remove it"),
+    Bad("case id too long for nnU-Net's file names", long_case_id,
+        r"c{245}.nii.gz: the case id \(245 bytes\) is too long: nnU-Net's file names \(<case>_0000.nii.gz\) would exceed the "
+        r"file system's 255: shorten the file names"),
+    Bad("a rater folder that is the reference folder", block(raters=lambda s: [str(s.root / "landmarks")]),
+        r"raters: rater 'landmarks' is the reference landmarks folder \S*landmarks itself"),
+    Bad("spacing x1000 in a header", lambda s: nifti_with_pixdim(s, 0, 900.0),
+        r"case1.nii: implausible spacing \[900.0, 1.3, 2.5\] mm in its NIfTI header \(pixdim\): a CT or MRI voxel is "
+        r"0.01-50 mm wide; fix the header's spacing"),
+    Bad("landmarks written as voxel indices",
+        lambda s: (s.landmark_file(1).unlink(), write_landmarks(s.root / "landmarks" / "case1.json", LandmarkSet(
+            ("nasion", "sella", "menton"), np.array([[2.0, 2.0, 1.5], [5.0, 3.0, 2.5], [3.0, 5.5, 3.5]]), [True] * 3))),
+        r"case1.json: landmarks nasion, sella, menton lie outside the image; every point lies inside it when read "
+        r"as voxel indices \(i, j, k\): the file looks like it holds voxel indices", LandmarkError),
     Bad("a landmark absent in every training case", absent_everywhere("menton"),
         r"menton is absent in every training case, so its channel could never learn; annotate it in some "
         r"training case, or list only the other landmarks in the dataset's landmark_names",

@@ -31,9 +31,22 @@ class MissingFileError(DatasetError, FileNotFoundError):
     """A file or folder the dataset needs does not exist (also a FileNotFoundError)."""
 
 
+PLAUSIBLE_SPACING_MM = (0.01, 50.0)
+"""Voxel spacings outside this range (mm) are a header's unit error, not a CT or MRI scan."""
+
+
 def check_spacing(spacing: Sequence[float], *, source: Path | str, header: str = "") -> None:
     """Every spacing value must be a positive finite number; ``header`` says where the values were read."""
     values = [float(s) for s in spacing]
+    if len(values) == 3 and all(np.isfinite(values)) and min(values) > 0 and not (
+            PLAUSIBLE_SPACING_MM[0] <= min(values) and max(values) <= PLAUSIBLE_SPACING_MM[1]):
+        where = f" in its {header}" if header else ""
+        message = (
+            f"{source}: implausible spacing {[round(v, 6) for v in values]} mm{where}: a CT or MRI voxel is "
+            f"{PLAUSIBLE_SPACING_MM[0]:g}-{PLAUSIBLE_SPACING_MM[1]:g} mm wide; fix the header's spacing (a unit "
+            "error, such as micrometres or metres?) before converting"
+        )
+        raise DatasetError(message)
     if len(values) != 3 or not all(np.isfinite(values)) or min(values) <= 0:
         where = f" in its {header}" if header else ""
         shown = [round(v, 6) for v in values]  # a float32 header's 0.9 is 0.8999999761581421
@@ -349,11 +362,12 @@ def check_inside(landmarks: LandmarkSet, geometry: ImageGeometry, *, source: Pat
     """Every present landmark must lie inside its image."""
     outside = _outside(landmarks, geometry)
     if outside:
-        message = (
-            f"{source}: landmarks {', '.join(outside)} lie outside the image; check the file's coordinate "
-            "system (RAS vs LPS) and that it belongs to this image"
-        )
-        raise LandmarkError(message)
+        points = landmarks.points[landmarks.present]
+        as_indices = bool(len(points)) and bool(np.all(geometry.contains_index(points)))
+        hint = ("; every point lies inside it when read as voxel indices (i, j, k): the file looks like it holds "
+                "voxel indices, so write the points in mm (world coordinates) instead" if as_indices else
+                "; check the file's coordinate system (RAS vs LPS) and that it belongs to this image")
+        raise LandmarkError(f"{source}: landmarks {', '.join(outside)} lie outside the image{hint}")
 
 
 def fit_undeclared_system(landmarks: LandmarkSet, geometry: ImageGeometry, *, source: Path) -> LandmarkSet:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from nnlandmark.landmarks import ImageGeometry, LandmarkSet, declares_coordinate
 
 log = logging.getLogger(__name__)
 
+MAX_FILE_NAME_BYTES = 255  # ext4, xfs, NTFS, APFS
 IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
 LANDMARK_SUFFIXES = (".mrk.json", ".fcsv", ".json", ".csv")
 
@@ -63,8 +65,24 @@ def index_folder(
     found: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
         parsed = split_suffix(path, suffixes)
-        if parsed is None or not path.is_file():
+        if parsed is None:
+            capitals = split_suffix(Path(path.name.lower()), suffixes)
+            if capitals is not None:
+                proper = path.name[: -len(capitals[1])] + capitals[1]
+                raise DatasetError(f"{path}: a {what} file whose suffix is written in capitals, which is not "
+                                   f"read; rename it to {proper}")
             continue
+        if path.is_symlink() and not path.exists():
+            raise DatasetError(f"{path}: a broken link (to {os.readlink(path)}); fix the link, or remove it")
+        if path.is_dir():
+            raise DatasetError(f"{path}: a folder named like a {what} file; the {what} file of case "
+                               f"{parsed[0]!r} must be a file")
+        if not path.is_file():
+            continue
+        if len(f"{parsed[0]}_0000.nii.gz".encode()) > MAX_FILE_NAME_BYTES:
+            raise DatasetError(f"{path}: the case id ({len(parsed[0].encode())} bytes) is too long: "
+                               f"nnU-Net's file names (<case>_0000.nii.gz) would exceed the file system's "
+                               f"{MAX_FILE_NAME_BYTES}: shorten the file names")
         case_id = case_id_of(parsed[0])
         if case_id in found:
             first = found[case_id].name
@@ -147,6 +165,10 @@ def load_folder_dataset(
         sets = only_listed(sets, names, folder=Path(landmarks))
     else:
         names, reference = reference_names(sets, landmark_files)
+    for rater, folder in (raters or {}).items():
+        if Path(folder).resolve() == Path(landmarks).resolve():
+            raise DatasetError(f"raters: rater {rater!r} is the reference landmarks folder {landmarks} itself; a "
+                               "rater's folder holds another annotation of the same cases: remove it from raters")
     rater_files = {
         rater: index_folder(folder, LANDMARK_SUFFIXES, what=f"rater {rater!r} landmark", key="raters")
         for rater, folder in (raters or {}).items()

@@ -48,6 +48,9 @@ def _read_text(path: Path) -> str:
     except UnicodeDecodeError as err:
         message = f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); save the file as UTF-8"
         raise LandmarkError(message) from None
+    except OSError as err:
+        raise LandmarkError(f"{path}: cannot read the landmark file ({err.strerror or err}); check its "
+                            "permissions, or copy it again") from None
     if not text.strip():
         size = path.stat().st_size
         what = "0 bytes" if size == 0 else f"{size} bytes of white space"
