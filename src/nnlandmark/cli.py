@@ -107,7 +107,7 @@ def run_predict(args: argparse.Namespace) -> int:
     check_output_folder(args.output, images_dir=args.images)
     model_dir = open_model(args.model)
     checkpoint = args.checkpoint or default_checkpoint(model_dir)
-    folds = args.folds if args.folds is not None else available_folds(model_dir, checkpoint)
+    folds = unique_folds(args.folds) if args.folds is not None else available_folds(model_dir, checkpoint)
     images = images_in_folder(args.images)
     check_images(images)
     device = resolve_device(args.device, key="--device")  # a missing GPU stops here, before any output
@@ -117,6 +117,16 @@ def run_predict(args: argparse.Namespace) -> int:
     results = predict_images(predictor, images, args.output)
     print(json.dumps({"cases": len(results), "folds": folds, "output": str(args.output)}))
     return 0
+
+
+def unique_folds(folds: Sequence[int]) -> list[int]:
+    """``-f`` without repeats (a fold given twice would count twice in the ensemble), saying so."""
+    unique = list(dict.fromkeys(folds))
+    if len(unique) < len(folds):
+        repeated = sorted({f for f in folds if folds.count(f) > 1})
+        print(f"nnlandmark: -f gives fold(s) {', '.join(map(str, repeated))} more than once; each is used once",
+              file=sys.stderr)
+    return unique
 
 
 def run_export_model(args: argparse.Namespace) -> int:

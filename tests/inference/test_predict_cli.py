@@ -197,3 +197,25 @@ def test_a_missing_image_folder_is_named(tmp_path: Path, model: Path,
     assert predict("-i", tmp_path / "no-images", "-o", tmp_path / "out", "-m", model) == 2
     assert f"image folder {tmp_path / 'no-images'} does not exist" in one_line_error(capsys)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("bad", ["second channel", "broken link"])
+def test_a_second_channel_or_a_broken_link_stops_before_any_output(tmp_path: Path, images: Path, model: Path,
+                                                                   bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    if bad == "second channel":
+        path = write_image(images / "case1_0001.nii.gz")
+        expected = f"{path}: named as channel 1 of case 'case1', but models take one image (channel) per case"
+    else:
+        path = images / "case3.nii.gz"
+        path.symlink_to(tmp_path / "gone.nii.gz")
+        expected = f"{path}: a broken link (to {tmp_path / 'gone.nii.gz'}); fix the link, or remove it"
+    out = tmp_path / "out"
+    assert predict("-i", images, "-o", out, "-m", model) == 2
+    assert expected in one_line_error(capsys)
+    assert not out.exists()
+
+
+def test_a_fold_given_twice_is_used_once_and_said_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.unique_folds([0, 2, 0, 1]) == [0, 2, 1]
+    assert "-f gives fold(s) 0 more than once; each is used once" in capsys.readouterr().err
+    assert cli.unique_folds([1, 0]) == [1, 0] and capsys.readouterr().err == ""

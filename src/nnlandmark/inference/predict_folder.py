@@ -25,8 +25,19 @@ def _without_channel_suffix(name: str) -> str:
 
 
 def images_in_folder(folder: Path) -> dict[str, Path]:
-    """Case id -> image file; nnU-Net's channel suffix ``_0000`` is dropped from the id."""
-    return index_folder(folder, IMAGE_SUFFIXES, what="image", case_id_of=_without_channel_suffix)
+    """Case id -> image file; nnU-Net's channel suffix ``_0000`` is dropped from the id.
+
+    Models take one image per case (one channel), so a file named as another channel of a case
+    (``<case>_0001``) is refused rather than predicted as a case of its own.
+    """
+    images = index_folder(folder, IMAGE_SUFFIXES, what="image", case_id_of=_without_channel_suffix)
+    for case_id, path in images.items():
+        match = re.fullmatch(r"(.+)_(\d{4})", case_id)
+        if match and match.group(1) in images:
+            raise InputError(f"{path}: named as channel {int(match.group(2))} of case {match.group(1)!r}, but models "
+                             "take one image (channel) per case; move it out of the input folder, or rename it if "
+                             "it is a case of its own")
+    return images
 
 
 def check_output_folder(out_dir: Path, *, images_dir: Path) -> None:
