@@ -331,6 +331,11 @@ BAD_INPUTS = [
             ("nasion", "sella", "menton"), np.array([[2.0, 2.0, 1.5], [5.0, 3.0, 2.5], [3.0, 5.5, 3.5]]), [True] * 3))),
         r"case1.json: landmarks nasion, sella, menton lie outside the image; every point lies inside it when read "
         r"as voxel indices \(i, j, k\): the file looks like it holds voxel indices", LandmarkError),
+    Bad("json labelled RAS holding LPS values",
+        lambda s: s.replace_landmarks(json.dumps({"coordinate_system": "RAS", "landmarks": [
+            {"name": n, "position": list(p)} for n, p in zip(("nasion", "sella", "menton"), lps_points())]}), ".json"),
+        r"case1.json: landmarks nasion, sella, menton lie outside the image; every point fits it with x and y "
+        r"negated, so the file's coordinate system label is the wrong one", LandmarkError),
     Bad("a landmark absent in every training case", absent_everywhere("menton"),
         r"menton is absent in every training case, so its channel could never learn; annotate it in some "
         r"training case, or list only the other landmarks in the dataset's landmark_names",

@@ -363,10 +363,16 @@ def check_inside(landmarks: LandmarkSet, geometry: ImageGeometry, *, source: Pat
     outside = _outside(landmarks, geometry)
     if outside:
         points = landmarks.points[landmarks.present]
+        flipped = LandmarkSet(landmarks.names, landmarks.points * RAS_FLIP, landmarks.present)
         as_indices = bool(len(points)) and bool(np.all(geometry.contains_index(points)))
-        hint = ("; every point lies inside it when read as voxel indices (i, j, k): the file looks like it holds "
-                "voxel indices, so write the points in mm (world coordinates) instead" if as_indices else
-                "; check the file's coordinate system (RAS vs LPS) and that it belongs to this image")
+        if not _outside(flipped, geometry):
+            hint = ("; every point fits it with x and y negated, so the file's coordinate system label is the wrong "
+                    "one (RAS values labelled LPS, or LPS values labelled RAS): fix the label")
+        elif as_indices:
+            hint = ("; every point lies inside it when read as voxel indices (i, j, k): the file looks like it "
+                    "holds voxel indices, so write the points in mm (world coordinates) instead")
+        else:
+            hint = "; check the file's coordinate system (RAS vs LPS) and that it belongs to this image"
         raise LandmarkError(f"{source}: landmarks {', '.join(outside)} lie outside the image{hint}")
 
 
