@@ -21,6 +21,7 @@ from nnlandmark.inference.sitk_input import nnunet_input
 from tests.conftest import oblique_direction
 from tests.inference import perfect_model as pm
 from tests.landmarks.test_orientation import stored
+from tests.nnunet_plans import preprocessing_plans
 
 NAMES = ("a", "b", "c")
 SIZE = (20, 18, 12)  # ITK (i, j, k) of the canonical image
@@ -44,26 +45,9 @@ class FixedPeaks(nn.Module):
 
 
 def plans() -> PlansManager:
-    shape = list(SIZE[::-1])
-    return PlansManager({
-        "dataset_name": "Dataset996_Turns", "plans_name": "nnUNetPlans", "image_reader_writer": "SimpleITKIO",
-        "transpose_forward": [0, 1, 2], "transpose_backward": [0, 1, 2], "label_manager": "LabelManager",
-        "original_median_spacing_after_transp": list(SPACING[::-1]), "original_median_shape_after_transp": shape,
-        "foreground_intensity_properties_per_channel": {"0": {"mean": 0.0, "std": 1.0, "percentile_00_5": -1.0,
-                                                              "percentile_99_5": 1.0}},
-        "configurations": {"3d_fullres": {
-            "data_identifier": "nnUNetPlans_3d_fullres", "preprocessor_name": "DefaultPreprocessor",
-            "batch_size": 1, "patch_size": shape, "median_image_size_in_voxels": shape,
-            "spacing": list(SPACING[::-1]), "normalization_schemes": ["ZScoreNormalization"],
-            "use_mask_for_norm": [False], "resampling_fn_data": "resample_data_or_seg_to_shape",
-            "resampling_fn_seg": "resample_data_or_seg_to_shape",
-            "resampling_fn_probabilities": "resample_data_or_seg_to_shape",
-            "resampling_fn_data_kwargs": {"is_seg": False, "order": 3, "order_z": 0, "force_separate_z": None},
-            "resampling_fn_seg_kwargs": {"is_seg": True, "order": 1, "order_z": 0, "force_separate_z": None},
-            "resampling_fn_probabilities_kwargs": {"is_seg": False, "order": 1, "order_z": 0,
-                                                   "force_separate_z": None},
-            "architecture": {}}},
-    })
+    shape = SIZE[::-1]
+    return preprocessing_plans("Dataset996_Turns", original_spacing=SPACING[::-1], target_spacing=SPACING[::-1],
+                               shape=shape, patch=shape)
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from nnlandmark.preprocessing.exact_blobs import ExactBlobPreprocessor
 from nnlandmark.training.targets import blob_centroids
 from tests.conftest import oblique_direction, write_case
 from tests.inference import perfect_model as pm
+from tests.nnunet_plans import preprocessing_plans
 
 SPACING_MM = 2.5
 SHAPE = (28, 26, 24)  # ITK (i, j, k)
@@ -62,26 +63,8 @@ def raw_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def plans(shape_numpy: tuple[int, ...], patch: tuple[int, ...]) -> PlansManager:
-    resample = "resample_data_or_seg_to_shape"
-    return PlansManager({
-        "dataset_name": "Dataset043_Close", "plans_name": "nnUNetPlans", "image_reader_writer": "SimpleITKIO",
-        "transpose_forward": [0, 1, 2], "transpose_backward": [0, 1, 2], "label_manager": "LabelManager",
-        "original_median_spacing_after_transp": [SPACING_MM] * 3,
-        "original_median_shape_after_transp": list(shape_numpy),
-        "foreground_intensity_properties_per_channel": {"0": {"mean": 0.0, "std": 1.0, "percentile_00_5": -1.0,
-                                                              "percentile_99_5": 1.0}},
-        "configurations": {"3d_fullres": {
-            "data_identifier": "nnUNetPlans_3d_fullres", "preprocessor_name": "DefaultPreprocessor",
-            "batch_size": 1, "patch_size": list(patch), "median_image_size_in_voxels": list(shape_numpy),
-            "spacing": [SPACING_MM] * 3, "normalization_schemes": ["ZScoreNormalization"],
-            "use_mask_for_norm": [False], "resampling_fn_data": resample, "resampling_fn_seg": resample,
-            "resampling_fn_probabilities": resample,
-            "resampling_fn_data_kwargs": {"is_seg": False, "order": 3, "order_z": 0, "force_separate_z": None},
-            "resampling_fn_seg_kwargs": {"is_seg": True, "order": 1, "order_z": 0, "force_separate_z": None},
-            "resampling_fn_probabilities_kwargs": {"is_seg": False, "order": 1, "order_z": 0,
-                                                   "force_separate_z": None},
-            "architecture": {}}},
-    })
+    return preprocessing_plans("Dataset043_Close", original_spacing=[SPACING_MM] * 3, target_spacing=[SPACING_MM] * 3,
+                               shape=shape_numpy, patch=patch)
 
 
 def test_close_landmarks_convert_into_separate_label_layers(raw_dataset: Path) -> None:

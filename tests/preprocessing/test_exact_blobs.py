@@ -21,6 +21,7 @@ from nnlandmark.landmarks import ImageGeometry, LandmarkSet, write_landmarks
 from nnlandmark.preprocessing.exact_blobs import ExactBlobPreprocessor
 from nnlandmark.training.targets import blob_centroids
 from tests.conftest import oblique_direction
+from tests.nnunet_plans import preprocessing_plans
 
 SPACING = (0.5, 0.45, 2.0)    # the image, ITK order
 TARGET = (0.7, 0.7, 2.5)      # nnU-Net's target spacing, ITK order
@@ -28,26 +29,8 @@ NAMES = ("a", "b", "c", "d", "e", "f")
 
 
 def plans(shape_numpy: tuple[int, ...]) -> PlansManager:
-    resample = "resample_data_or_seg_to_shape"
-    return PlansManager({
-        "dataset_name": "Dataset997_Blobs", "plans_name": "nnUNetPlans", "image_reader_writer": "SimpleITKIO",
-        "transpose_forward": [0, 1, 2], "transpose_backward": [0, 1, 2], "label_manager": "LabelManager",
-        "original_median_spacing_after_transp": list(SPACING[::-1]),
-        "original_median_shape_after_transp": list(shape_numpy),
-        "foreground_intensity_properties_per_channel": {"0": {"mean": 0.0, "std": 1.0, "percentile_00_5": -1.0,
-                                                              "percentile_99_5": 1.0}},
-        "configurations": {"3d_fullres": {
-            "data_identifier": "nnUNetPlans_3d_fullres", "preprocessor_name": "DefaultPreprocessor",
-            "batch_size": 2, "patch_size": [16, 32, 32], "median_image_size_in_voxels": list(shape_numpy),
-            "spacing": list(TARGET[::-1]), "normalization_schemes": ["ZScoreNormalization"],
-            "use_mask_for_norm": [False], "resampling_fn_data": resample, "resampling_fn_seg": resample,
-            "resampling_fn_probabilities": resample,
-            "resampling_fn_data_kwargs": {"is_seg": False, "order": 3, "order_z": 0, "force_separate_z": None},
-            "resampling_fn_seg_kwargs": {"is_seg": True, "order": 1, "order_z": 0, "force_separate_z": None},
-            "resampling_fn_probabilities_kwargs": {"is_seg": False, "order": 1, "order_z": 0,
-                                                   "force_separate_z": None},
-            "architecture": {}}},
-    })
+    return preprocessing_plans("Dataset997_Blobs", original_spacing=SPACING[::-1], target_spacing=TARGET[::-1],
+                               shape=shape_numpy, patch=(16, 32, 32), batch_size=2)
 
 
 def raw_case(raw: Path, rng: np.random.Generator) -> tuple[ImageGeometry, LandmarkSet]:
