@@ -102,7 +102,7 @@ def sheared_nifti(setup: Setup) -> None:
 def filled_image(value: float, *, share: float = 1.0) -> sitk.Image:
     """A float image of FOLDER_GEOMETRY whose first ``share`` of voxels hold ``value`` (the rest 100)."""
     array = np.full(FOLDER_GEOMETRY.size[::-1], 100.0, dtype=np.float32)
-    array.reshape(-1)[: int(round(share * array.size))] = value
+    array.reshape(-1)[: round(share * array.size)] = value
     image = sitk.GetImageFromArray(array)
     image.SetSpacing(FOLDER_GEOMETRY.spacing)
     image.SetOrigin(FOLDER_GEOMETRY.origin)

@@ -20,7 +20,11 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
     import torch
 
     from nnlandmark.devices import resolve_device
-    from nnlandmark.inference.absence import has_guided_validation, thresholds_from_validation, unseen_absence_threshold
+    from nnlandmark.inference.absence import (
+        has_guided_validation,
+        thresholds_from_validation,
+        unseen_absence_threshold,
+    )
     from nnlandmark.inference.landmark_predictor import load_model, set_absence_threshold
     from nnlandmark.inference.model_folder import MODEL_INFO
     from nnlandmark.inference.predict_folder import images_in_folder, predict_images

@@ -21,17 +21,17 @@ from torch import nn
 from nnlandmark.atomic_write import write_text_atomic
 from nnlandmark.checkpoints import load_checkpoint
 from nnlandmark.errors import InputError
+from nnlandmark.inference.absence import AbsenceThresholds
 from nnlandmark.inference.coordinates import preprocessed_to_world
 from nnlandmark.inference.decode import (
     CONFIDENCE_RADIUS,
     Activation,
-    confidence_radius,
     FoldAverage,
+    confidence_radius,
     confidences_at,
     fold_votes,
     recipe_sigma_vox,
 )
-from nnlandmark.inference.absence import AbsenceThresholds
 from nnlandmark.inference.fold_records import check_folds_agree
 from nnlandmark.inference.guided import INFERENCE_MODES, GuidedSearch, full_window_count
 from nnlandmark.inference.landmark_prior import LandmarkPrior
