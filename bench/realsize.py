@@ -296,6 +296,14 @@ def markdown(runs: list[dict[str, Any]], machine: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def earlier_runs() -> dict[str, dict[str, Any]]:
+    """The runs of the check's last results file, by recipe (rows whose run folder is gone, e.g. another machine)."""
+    path = RESULTS / f"{CHECK.name}.json"
+    if not path.is_file():
+        return {}
+    return {run["recipe"]: run for run in json.loads(path.read_text()).get("runs", []) if "recipe" in run}
+
+
 def update_readme(table: str) -> bool:
     """Replace the text between README.md's markers of the check; False when the markers are missing."""
     text = README.read_text()
@@ -322,7 +330,8 @@ def main() -> None:
     parser.add_argument(
         "--reuse",
         action="store_true",
-        help="tabulate a recipe's earlier successful run (its run.json) instead of running it again",
+        help="tabulate a recipe's earlier successful run (its run.json, else its row in bench/results/<check>.json) "
+             "instead of running it again",
     )
     parser.add_argument(
         "--redecode",
@@ -339,10 +348,15 @@ def main() -> None:
             say(shlex.join(snakemake_command(recipe, cores=args.cores)))
         return
     runs = []
+    earlier = earlier_runs() if args.reuse else {}
     for recipe in args.recipes:
         previous = recipe_dir(recipe) / "run.json"
         if args.redecode:
             runs.append(collect(redecode_run(recipe, cores=args.cores)))
+            continue
+        if args.reuse and not previous.is_file() and recipe in earlier:
+            say(f"{recipe}: reusing its row of {RESULTS / f'{CHECK.name}.json'} (its run folder is gone)")
+            runs.append(earlier[recipe])
             continue
         record = json.loads(previous.read_text()) if args.reuse and previous.is_file() else None
         if record is None or record["returncode"]:
