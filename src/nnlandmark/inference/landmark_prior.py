@@ -8,7 +8,7 @@ another size with the same field of view; the spread says how far to search when
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,13 +73,16 @@ def case_fractions(reference: LandmarkSet, *, preprocessed_shape: Sequence[int],
 
 
 def training_prior(dataset: Any, *, reference_folder: Path, names: Sequence[str],
-                   transpose_forward: Sequence[int]) -> LandmarkPrior:
-    """The prior of every case of an nnU-Net preprocessed ``dataset`` with a ``<case>.json`` in ``reference_folder``.
+                   transpose_forward: Sequence[int], cases: Collection[str] | None = None) -> LandmarkPrior:
+    """The prior of every case of an nnU-Net preprocessed ``dataset`` with a ``<case>.json`` in ``reference_folder``
+    (of ``cases`` only, if given).
 
     Only array shapes and nnU-Net's properties are read, not the image data.
     """
     fractions = []
     for key in dataset.identifiers:
+        if cases is not None and key not in cases:
+            continue
         path = Path(reference_folder) / f"{key}.json"
         if not path.is_file():
             continue

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import random
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -57,9 +58,10 @@ def resume_checkpoint(fold_dir: Path) -> Path | None:
     return newest
 
 
-def training_references(raw_folder: Path) -> list[LandmarkSet]:
-    """The exact training landmarks of a raw dataset folder (``landmarksTr/*.json``)."""
-    return [read_landmarks(path) for path in sorted((raw_folder / "landmarksTr").glob("*.json"))]
+def training_references(raw_folder: Path, cases: Collection[str] | None = None) -> list[LandmarkSet]:
+    """The exact training landmarks of a raw dataset folder (``landmarksTr/*.json``), of ``cases`` only if given."""
+    paths = sorted((raw_folder / "landmarksTr").glob("*.json"))
+    return [read_landmarks(path) for path in paths if cases is None or path.stem in cases]
 
 
 def dataset_mirror_pairs(references: list[LandmarkSet], names: list[str]) -> list[tuple[str, str]]:
@@ -123,19 +125,27 @@ def train_fold(
     trainer = nnLandmarkTrainer(plans, configuration, fold, dataset_json, device)
     trainer.use_recipe(recipe)
     raw_folder = Path(os.environ["nnUNet_raw"]) / dataset_name
-    references = training_references(raw_folder)
-    trainer.mirror_pairs = dataset_mirror_pairs(references, dataset_json["landmarks"])
+    names = dataset_json["landmarks"]
     spacing = trainer.configuration_manager.spacing
     sigma_mm = max(s * d for s, d in zip(recipe.heatmap.sigma_per_axis(spacing), spacing))
-    trainer.may_share_place = dataset_may_share_place(references, dataset_json["landmarks"], sigma_mm=sigma_mm)
     folder = trainer.preprocessed_dataset_folder
-    prior = training_prior(infer_dataset_class(folder)(folder),
-                           reference_folder=Path(os.environ["nnUNet_raw"]) / dataset_name / "landmarksTr",
-                           names=dataset_json["landmarks"], transpose_forward=plans["transpose_forward"])
-    trainer.prior = prior
-    write_model_info(Path(trainer.output_folder_base), landmarks=dataset_json["landmarks"],
-                     configuration=configuration, activation=recipe.heatmap.activation, recipe=recipe.to_dict(),
-                     mirror_pairs=trainer.mirror_pairs, prior=prior, may_share_place=trainer.may_share_place)
+    dataset = infer_dataset_class(folder)(folder)
+
+    def decoding_records(cases: Collection[str] | None) -> dict:
+        """Mirror pairs, pairs that may share a place and the landmark prior of ``cases`` (all if None)."""
+        references = training_references(raw_folder, cases)
+        return {"mirror_pairs": dataset_mirror_pairs(references, names),
+                "may_share_place": dataset_may_share_place(references, names, sigma_mm=sigma_mm),
+                "prior": training_prior(dataset, reference_folder=raw_folder / "landmarksTr", names=names,
+                                        transpose_forward=plans["transpose_forward"], cases=cases)}
+
+    # the fold's validation decodes with what its own training cases show (no leakage into per-fold figures);
+    # the model's record, for new images, comes from every training case
+    own = decoding_records(set(splits[fold]["train"]))
+    trainer.mirror_pairs, trainer.may_share_place, trainer.prior = (
+        own["mirror_pairs"], own["may_share_place"], own["prior"])
+    write_model_info(Path(trainer.output_folder_base), landmarks=names, configuration=configuration,
+                     activation=recipe.heatmap.activation, recipe=recipe.to_dict(), **decoding_records(None))
     if resume_from is not None:
         log.info("fold %d: resuming from %s", fold, resume_from)
         with allow_listed_loads():  # nnU-Net's own torch.load(weights_only=False), made safe
