@@ -320,3 +320,15 @@ def test_auto_keeps_readable_labels_and_refuses_an_empty_chosen_column() -> None
     assert parse_fcsv(no_desc, name_column="auto").names == ("1", "2")
     with pytest.raises(LandmarkError, match=r"<string>:4: empty 'desc' column"):
         parse_fcsv(no_desc, name_column="desc")
+
+
+def test_an_unreadable_landmark_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "case0.json"
+    path.write_text('{"landmarks": []}')
+
+    def refuse(self: Path, *args: object, **kwargs: object) -> str:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_text", refuse)
+    with pytest.raises(LandmarkError, match=rf"{path}: cannot read the landmark file \(Permission denied\)"):
+        read_landmarks(path)

@@ -113,3 +113,25 @@ def test_a_bad_input_stops_conversion_once_and_a_fixed_one_converts(
     fixed = snakemake(tmp_path, own_block(), MANIFEST)
     assert fixed.returncode == 0, fixed.stderr[-3000:]
     assert (tmp_path / MANIFEST).is_file()
+
+
+def test_a_results_folder_that_is_a_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("my notes")
+    result = snakemake(tmp_path, {"results": "taken"}, "-n")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "error: results: taken is an existing file, not a folder; set results to a folder" in output, output[-3000:]
+    assert "Traceback" not in output and (tmp_path / "taken").read_text() == "my notes"
+
+
+@pytest.mark.slow
+def test_a_configuration_nnunet_did_not_plan_is_named_in_one_line(source: Path, tmp_path: Path) -> None:
+    copy_source(source, tmp_path)
+    config = {**own_block(), "nnunet": {"configuration": "3d_lowres"}}
+    result = snakemake(tmp_path, config, "results/mine/nnunet/plans.json")
+    assert result.returncode != 0
+    shown = [line for line in result.stderr.splitlines() if line.startswith("error in rule plan_experiment:")]
+    assert len(shown) == 1, result.stderr[-3000:]
+    assert "nnunet.configuration: nnU-Net planned no '3d_lowres' configuration" in shown[0]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "results" / "mine" / "nnunet" / "plans.json").exists()

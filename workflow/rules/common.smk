@@ -1,11 +1,15 @@
 # Helpers shared by the stage files (dataset look-ups, nnU-Net folder names, final targets).
 import json
+import os
+import sys
 from pathlib import Path
 
 from nnlandmark.datasets.folder_inputs import folder_source_files
 from nnlandmark.provenance import stat_fingerprint
 
 RESULTS = config["results"]
+if os.path.exists(RESULTS) and not os.path.isdir(RESULTS):
+    sys.exit(f"error: results: {RESULTS} is an existing file, not a folder; set results to a folder (created if missing)")
 
 _outside = [fold for fold in config["train"]["folds"] if fold >= config["train"]["num_folds"]]
 if _outside:

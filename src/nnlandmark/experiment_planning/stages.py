@@ -115,9 +115,12 @@ def plan_experiment(
     plans_file = Path(os.environ["nnUNet_preprocessed"]) / convert_id_to_dataset_name(dataset_id) / f"{plans_name}.json"
     plans = json.loads(plans_file.read_text())
     if configuration not in plans["configurations"]:
-        raise ValueError(
-            f"nnU-Net planned no {configuration!r} configuration for dataset {dataset_id} "
-            f"(planned: {', '.join(plans['configurations'])}); set nnunet.configuration to one of those"
+        from nnlandmark.errors import InputError
+
+        raise InputError(
+            f"nnunet.configuration: nnU-Net planned no {configuration!r} configuration for dataset {dataset_id} "
+            f"(planned: {', '.join(plans['configurations'])}; it plans 3d_lowres only for images much larger than "
+            "its patch); set nnunet.configuration to one of those"
         )
     apply_plan_overrides(plans, configuration, overrides or {})
     plans_file.write_text(json.dumps(plans, indent=2))
