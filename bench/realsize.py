@@ -116,6 +116,7 @@ def run_recipe(recipe: str, *, cores: str) -> dict[str, Any]:
     (folder / "recipe.yaml").write_text(recipe_config(recipe))
     command = snakemake_command(recipe, cores=cores)
     say(f"{recipe}: {shlex.join(command)}")
+    commit = machine_info().get("git_commit")  # each job imports the code as it is when the job starts
     start = time.perf_counter()
     with open(folder / "snakemake.log", "w") as log:
         result = subprocess.run(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, check=False)
@@ -127,8 +128,10 @@ def run_recipe(recipe: str, *, cores: str) -> dict[str, Any]:
         "cores": cores,
         "command": shlex.join(command),
         "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "commit": machine_info().get("git_commit"),  # the code this run ran (a --reuse table may be newer)
+        "commit": commit,  # the code this run started with (a --reuse table may be newer)
     }
+    if machine_info().get("git_commit") != commit:  # the code changed while it ran
+        record["commit_at_end"] = machine_info().get("git_commit")
     if result.returncode:
         record["log_tail"] = (folder / "snakemake.log").read_text()[-3000:]
     (folder / "run.json").write_text(json.dumps(record, indent=2) + "\n")
@@ -276,7 +279,8 @@ def markdown(runs: list[dict[str, Any]], machine: dict[str, Any]) -> str:
         f"minutes are the whole workflow from an empty folder; a row dated earlier is an earlier run "
         f"tabulated with `--reuse` (its training budget beside it)."
     )
-    commits = [f"`{run['recipe']}` {run['commit']}" for run in runs if run.get("commit")]
+    commits = [f"`{run['recipe']}` {run['commit']}" + (f" to {run['commit_at_end']}" if run.get("commit_at_end") else "")
+               for run in runs if run.get("commit")]
     if commits:
         lines.append(f"Code each run ran (commit): {', '.join(commits)}; runs without one predate this record.")
     redecoded = [f"`{run['recipe']}` with {run['redecoded']['commit']} at {run['redecoded']['date'][:16].replace('T', ' ')}"
