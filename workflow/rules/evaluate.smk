@@ -45,6 +45,7 @@ rule evaluate_predictions:
         sdr_thresholds_mm=config["evaluation"]["sdr_thresholds_mm"],
         gross_error_mm=config["evaluation"].get("gross_error_mm"),
         configuration=config["nnunet"]["configuration"],
+        unseen_absent_below=config["predict"].get("unseen_absent_below"),
     conda:
         "../../envs/nnlandmark.yaml"
     script:
