@@ -23,6 +23,7 @@ def test_no_absent_reference_gives_a_probability_model_the_null_outcomes_thresho
     """A log_probability model calls a landmark absent where less than half its probability is at the peak."""
     unseen = unseen_absence_threshold("log_probability")
     assert unseen == 0.5 and unseen_absence_threshold("sigmoid") == 0.0
+    assert unseen_absence_threshold("log_probability", 0.0) == 0.0  # predict.unseen_absent_below
     assert choose_absence_threshold([(True, 0.9), (True, 0.8)], unseen=unseen) == 0.5
     summary = {"confidences": [{"landmark": "a", "reference_present": True, "confidence": 0.9}]}
     assert thresholds_from_validation([summary], unseen=unseen).overall == 0.5

@@ -39,9 +39,8 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
     # each fold read at thresholds chosen as predict_test chooses them, on the other folds' validation only
     # (mirror twins pooled as the model pairs them): no fold is scored at a threshold fitted on its own records
     info = json.loads((Path(smk.params.model_dir) / MODEL_INFO).read_text())
-    configured = smk.params.unseen_absent_below
     twins = info.get("mirror_pairs", [])
-    unseen = unseen_absence_threshold(info["activation"]) if configured is None else float(configured)
+    unseen = unseen_absence_threshold(info["activation"], smk.params.unseen_absent_below)
     absent_below = {fold: thresholds_from_validation([s for f, s in summaries.items() if f != fold], twins=twins,
                                                      unseen=unseen) for fold in summaries}
     folds = fold_table(summaries, absent_below=absent_below)

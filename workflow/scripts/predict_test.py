@@ -35,9 +35,8 @@ def main(smk) -> None:  # noqa: ANN001 - Snakemake's script object
     validation = [json.loads(Path(f).read_text()) for f in smk.input.folds]
     model_dir = Path(smk.params.model_dir)
     info = json.loads((model_dir / MODEL_INFO).read_text())
-    configured = predict.get("unseen_absent_below")
     twins = info.get("mirror_pairs", [])
-    unseen = unseen_absence_threshold(info["activation"]) if configured is None else float(configured)
+    unseen = unseen_absence_threshold(info["activation"], predict.get("unseen_absent_below"))
     thresholds = thresholds_from_validation(validation, twins=twins, unseen=unseen)
     print(f"absence threshold chosen on the folds' validation cases: confidence < {thresholds.overall:.4f}")
     for name, value in thresholds.landmarks.items():

@@ -15,10 +15,12 @@ the network puts at least half of the landmark's probability around its peak, i.
 than anywhere else or nowhere (the null outcome)."""
 
 
-def unseen_absence_threshold(activation: str) -> float:
-    """The threshold where validation shows no absent landmark: :data:`UNSEEN_LOG_PROBABILITY` for models whose
-    confidence is a probability mass (``log_probability``); 0 (always present) for the others, whose confidence
-    has no such meaning."""
+def unseen_absence_threshold(activation: str, configured: float | None = None) -> float:
+    """The threshold where validation shows no absent landmark: ``configured`` (``predict.unseen_absent_below``)
+    when set, else :data:`UNSEEN_LOG_PROBABILITY` for models whose confidence is a probability mass
+    (``log_probability``) and 0 (always present) for the others, whose confidence has no such meaning."""
+    if configured is not None:
+        return float(configured)
     return UNSEEN_LOG_PROBABILITY if activation == "log_probability" else 0.0
 
 
